@@ -1,0 +1,37 @@
+# Zentra's front door. `make demo` and `make test` set everything up on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck check serve worker clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+## demo: reconcile a realistic demo data set on the embedded SQLite store
+demo: $(STAMP)
+	$(BIN)/zentra demo
+
+## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff format --check src tests bench migrations
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+serve: $(STAMP)
+	$(BIN)/zentra serve
+
+worker: $(STAMP)
+	$(BIN)/zentra worker
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache zentra.db

@@ -1,0 +1,47 @@
+"""Ed25519 keys and signatures, as base64 text."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+
+
+def generate_signing_key() -> tuple[str, str]:
+    """A new Ed25519 key pair as ``(public_b64, private_b64)`` of the raw 32-byte keys."""
+    private = Ed25519PrivateKey.generate()
+    public_raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    private_raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return base64.b64encode(public_raw).decode(), base64.b64encode(private_raw).decode()
+
+
+def sign(private_b64: str, message: bytes) -> str:
+    """Sign ``message``; return the base64 signature."""
+    private = Ed25519PrivateKey.from_private_bytes(base64.b64decode(private_b64))
+    return base64.b64encode(private.sign(message)).decode()
+
+
+def verify_signature(public_b64: str, message: bytes, signature_b64: str) -> bool:
+    """True when ``signature_b64`` is a valid signature of ``message`` by ``public_b64``.
+
+    Malformed keys or signatures are invalid, never an error.
+    """
+    try:
+        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_b64, validate=True))
+        public.verify(base64.b64decode(signature_b64, validate=True), message)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def key_fingerprint(public_b64: str) -> str:
+    """A short, comparable fingerprint of a public key: ``ed25519:<sha256 hex, 16 chars>``."""
+    return "ed25519:" + hashlib.sha256(base64.b64decode(public_b64)).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""The small kit every domain stands on: money, ids, time, canonical JSON, errors, database."""

@@ -1,0 +1,39 @@
+"""Every ORM table, one module per aggregate. Alembic reads ``Base.metadata`` from here."""
+
+from zentra.models.audit import AuditEvent, AuditHead
+from zentra.models.base import Base
+from zentra.models.events import OutboxEvent
+from zentra.models.idempotency import IdempotencyRecord
+from zentra.models.ingest import ExternalRecord, Movement, SettlementFile
+from zentra.models.jobs import Job
+from zentra.models.reconciliation import (
+    Closeout,
+    ExceptionActivity,
+    Match,
+    MatchLink,
+    ReconciliationException,
+    ReconciliationRun,
+)
+from zentra.models.tenancy import ApiKey, SigningKey, Tenant
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "Closeout",
+    "ExceptionActivity",
+    "ExternalRecord",
+    "IdempotencyRecord",
+    "Job",
+    "Match",
+    "MatchLink",
+    "Movement",
+    "OutboxEvent",
+    "ReconciliationException",
+    "ReconciliationRun",
+    "SettlementFile",
+    "SigningKey",
+    "Tenant",
+]
+

@@ -1,0 +1,92 @@
+"""Settlement files (byte-exact), their external records, and internal movements."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from zentra.models.base import Base, JSONType, TenantScoped
+
+
+class SettlementFile(TenantScoped, Base):
+    """An uploaded provider or bank file, kept byte-exact with its sha256."""
+
+    __tablename__ = "settlement_files"
+    __table_args__ = (UniqueConstraint("tenant_id", "provider", "sha256"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(100))
+    file_id: Mapped[str | None] = mapped_column(String(200))
+    filename: Mapped[str | None] = mapped_column(String(500))
+    format: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20))
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(Integer)
+    rejected_rows: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class ExternalRecord(TenantScoped, Base):
+    """One normalized settlement row (or, later, one callback)."""
+
+    __tablename__ = "external_records"
+    __table_args__ = (Index("ix_external_records_file", "tenant_id", "settlement_file_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    settlement_file_id: Mapped[str] = mapped_column(ForeignKey("settlement_files.id"))
+    provider: Mapped[str] = mapped_column(String(100))
+    line: Mapped[int] = mapped_column(Integer)
+    row_id: Mapped[str | None] = mapped_column(String(200))
+    provider_reference: Mapped[str] = mapped_column(String(200))
+    reference_key: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(20))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    booked_at: Mapped[datetime | None]
+    description: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Movement(TenantScoped, Base):
+    """An internal payment, transfer, card transaction, payout, refund or fee."""
+
+    __tablename__ = "movements"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "movement_id"),
+        Index("ix_movements_provider_time", "tenant_id", "provider", "occurred_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    movement_id: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(20))
+    provider: Mapped[str] = mapped_column(String(100))
+    provider_reference: Mapped[str] = mapped_column(String(200))
+    reference_key: Mapped[str] = mapped_column(String(200))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime]
+    occurred_on: Mapped[date] = mapped_column(Date)
+    ledger_entry_id: Mapped[str | None] = mapped_column(String(200))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
