@@ -15,8 +15,12 @@ def _append(db: Database, tenant_id: str, count: int) -> None:
     with db.unit_of_work(tenant_id) as session:
         for number in range(count):
             record_audit(
-                session, system_context(tenant_id, "test"), "thing.changed", "thing",
-                f"thing_{number}", details={"n": number},
+                session,
+                system_context(tenant_id, "test"),
+                "thing.changed",
+                "thing",
+                f"thing_{number}",
+                details={"n": number},
             )
 
 

@@ -66,8 +66,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         return problem_response(
-            422, "invalid_request", "Invalid request", "the request does not match its schema",
-            request.url.path, errors=problems,
+            422,
+            "invalid_request",
+            "Invalid request",
+            "the request does not match its schema",
+            request.url.path,
+            errors=problems,
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -13,8 +13,8 @@ Services never commit: this is the one place a request's transaction ends.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
-
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -36,7 +36,7 @@ from zentra.tenancy.service import Principal, authenticate
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REPLAYED_HEADERS = ("content-type", "location")
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 def _authenticate(database: Database, authorization: str | None) -> Principal:
@@ -105,8 +105,13 @@ class UnitOfWorkRoute(APIRoute):
             if key is not None:
                 fingerprint = await _request_fingerprint(request)
                 claim = await run_in_threadpool(
-                    claim_key, database, principal.tenant_id, key, request.method,
-                    request.url.path, fingerprint,
+                    claim_key,
+                    database,
+                    principal.tenant_id,
+                    key,
+                    request.method,
+                    request.url.path,
+                    fingerprint,
                 )
                 if claim.replay is not None:
                     return _replay(claim.replay)
@@ -151,5 +156,3 @@ class UnitOfWorkRoute(APIRoute):
             raise
         finally:
             await run_in_threadpool(session.close)
-
-

@@ -55,8 +55,12 @@ def list_audit_events(
             raise InvalidInput("cursor must be a sequence number", field="cursor")
         after_seq = int(cursor)
     rows = repository.list_events(
-        session, ctx.tenant_id, limit=page_size + 1, after_seq=after_seq,
-        resource_id=resource_id, action=action,
+        session,
+        ctx.tenant_id,
+        limit=page_size + 1,
+        after_seq=after_seq,
+        resource_id=resource_id,
+        action=action,
     )
     page = rows[:page_size]
     next_cursor = str(page[-1].seq) if len(rows) > page_size else None
@@ -67,5 +71,3 @@ def list_audit_events(
 def verify_audit_chain(session: DbSession, ctx: Context) -> dict[str, Any]:
     """Walk the tenant's chain and say whether it holds, naming the first broken sequence."""
     return verify_chain(session, ctx.tenant_id).as_json()
-
-

@@ -134,9 +134,10 @@ def verify_chain(session: Session, tenant_id: str) -> ChainVerification:
         while event.seq > expected_seq:
             breaks.append(ChainBreak(expected_seq, "record missing"))
             expected_seq += 1
-        if event.prev_hash != prev_hash:
-            if not breaks or breaks[-1].seq != event.seq - 1:
-                breaks.append(ChainBreak(event.seq, "link to the previous record is broken"))
+        # After a missing record the broken link is already reported as that record.
+        follows_gap = bool(breaks) and breaks[-1].seq == event.seq - 1
+        if event.prev_hash != prev_hash and not follows_gap:
+            breaks.append(ChainBreak(event.seq, "link to the previous record is broken"))
         if _chained_hash(event.prev_hash, _hashed_body(event)) != event.hash:
             breaks.append(ChainBreak(event.seq, "record content does not match its hash"))
         prev_hash = event.hash

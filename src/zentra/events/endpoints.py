@@ -20,7 +20,7 @@ router = APIRouter(tags=["events"], route_class=UnitOfWorkRoute)
 def list_events(
     session: DbSession,
     ctx: Context,
-    type: str | None = None,  # noqa: A002 - the public filter is named "type"
+    type: str | None = None,
     resource_id: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
@@ -30,7 +30,11 @@ def list_events(
     if cursor is not None and not cursor.startswith("evt_"):
         raise InvalidInput("cursor must be an event id", field="cursor")
     rows = repository.list_events(
-        session, ctx.tenant_id, limit=page_size + 1, after_id=cursor, event_type=type,
+        session,
+        ctx.tenant_id,
+        limit=page_size + 1,
+        after_id=cursor,
+        event_type=type,
         resource_id=resource_id,
     )
     page = rows[:page_size]

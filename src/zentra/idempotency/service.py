@@ -130,7 +130,9 @@ def _claim_in(
     return Claim(record.id, None)
 
 
-def complete_key(session: Session, tenant_id: str, record_id: str, response: StoredResponse) -> None:
+def complete_key(
+    session: Session, tenant_id: str, record_id: str, response: StoredResponse
+) -> None:
     """Store the response in the request's own transaction (commits with its work)."""
     record = repository.get_record(session, tenant_id, record_id)
     if record is None:

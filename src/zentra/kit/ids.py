@@ -15,8 +15,22 @@ from typing import Literal
 from ulid import ULID
 
 Prefix = Literal[
-    "ten", "key", "run", "evt", "exc", "exa", "set", "ext", "mov", "mat", "aud", "job", "clo",
-    "idk", "sig", "req",
+    "ten",
+    "key",
+    "run",
+    "evt",
+    "exc",
+    "exa",
+    "set",
+    "ext",
+    "mov",
+    "mat",
+    "aud",
+    "job",
+    "clo",
+    "idk",
+    "sig",
+    "req",
 ]
 
 _lock = threading.Lock()

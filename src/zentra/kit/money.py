@@ -58,9 +58,7 @@ def parse_major_amount(text: str, currency: str) -> int:
     exponent = currency_exponent(currency)
     scaled = value.scaleb(exponent)
     if scaled != scaled.to_integral_value():
-        raise InvalidAmount(
-            f"{cleaned!r} has more decimals than {currency} allows ({exponent})"
-        )
+        raise InvalidAmount(f"{cleaned!r} has more decimals than {currency} allows ({exponent})")
     return int(scaled)
 
 

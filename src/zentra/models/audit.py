@@ -35,7 +35,7 @@ class AuditEvent(TenantScoped, Base):
 
 
 class AuditHead(TenantScoped, Base):
-    """The last sequence number and hash of a tenant's chain: serializes appends, shows truncation."""
+    """The last sequence and hash of a tenant's chain: appends serialize on it; shows truncation."""
 
     __tablename__ = "audit_heads"
     __table_args__ = (UniqueConstraint("tenant_id"),)

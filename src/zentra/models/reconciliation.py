@@ -73,9 +73,7 @@ class MatchLink(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("run_id", "external_record_id"),
         UniqueConstraint("run_id", "movement_id"),
-        CheckConstraint(
-            "(external_record_id IS NULL) <> (movement_id IS NULL)", name="one_side"
-        ),
+        CheckConstraint("(external_record_id IS NULL) <> (movement_id IS NULL)", name="one_side"),
         Index("ix_match_links_match", "match_id"),
     )
 

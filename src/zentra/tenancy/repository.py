@@ -26,9 +26,7 @@ def find_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
 def get_signing_key(session: Session, tenant_id: str) -> SigningKey | None:
     """The tenant's newest closeout signing key."""
     return session.scalars(
-        select(SigningKey)
-        .where(SigningKey.tenant_id == tenant_id)
-        .order_by(SigningKey.id.desc())
+        select(SigningKey).where(SigningKey.tenant_id == tenant_id).order_by(SigningKey.id.desc())
     ).first()
 
 

@@ -71,7 +71,12 @@ def create_api_key(
     session.add(key)
     session.flush()
     record_audit(
-        session, ctx, "api_key.created", "api_key", key.id, details={"name": name, "roles": valid_roles}
+        session,
+        ctx,
+        "api_key.created",
+        "api_key",
+        key.id,
+        details={"name": name, "roles": valid_roles},
     )
     return IssuedKey(key.id, ctx.tenant_id, tuple(valid_roles), secret)
 
