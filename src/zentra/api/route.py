@@ -5,7 +5,8 @@
 1. the bearer key is authenticated and the request gets an :class:`ActorContext`;
 2. a mutating request with ``Idempotency-Key`` claims the key (or replays / is refused);
 3. the endpoint runs in one tenant-scoped transaction, which commits only when the endpoint
-   answers 2xx (together with the stored idempotent response) and rolls back otherwise.
+   answers 2xx (together with the stored idempotent response) and rolls back otherwise —
+   except for a recorded refusal (``ZentraError.keeps_changes``), whose evidence is kept.
 
 Services never commit: this is the one place a request's transaction ends.
 """
@@ -30,6 +31,7 @@ from zentra.idempotency.service import (
 )
 from zentra.kit.context import ActorContext
 from zentra.kit.db import Database
+from zentra.kit.errors import ZentraError
 from zentra.kit.ids import new_id
 from zentra.tenancy.service import Principal, authenticate
 
@@ -151,6 +153,10 @@ class UnitOfWorkRoute(APIRoute):
                 await run_in_threadpool(complete_key, session, tenant_id, record_id, stored)
             await run_in_threadpool(session.commit)
             return response
+        except ZentraError as error:
+            end = session.commit if error.keeps_changes else session.rollback
+            await run_in_threadpool(end)
+            raise
         except BaseException:
             await run_in_threadpool(session.rollback)
             raise

@@ -19,6 +19,9 @@
 
 Each error carries a human ``detail`` and optional ``extensions`` (extra problem members such as
 ``unmet_requirements`` or ``field``). Errors never carry HTTP status codes.
+
+An error class with ``keeps_changes = True`` is a *recorded refusal*: what the operation wrote
+before refusing (an unreadable file retained as evidence) is committed all the same.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class ZentraError(Exception):
 
     code: ClassVar[str] = "zentra_error"
     title: ClassVar[str] = "Request refused"
+    keeps_changes: ClassVar[bool] = False
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
@@ -64,6 +68,7 @@ class UnreadableFile(InvalidInput):
 
     code = "unreadable_file"
     title = "Unreadable file"
+    keeps_changes = True
 
 
 class IdempotencyKeyReused(InvalidInput):
