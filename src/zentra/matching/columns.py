@@ -1,0 +1,118 @@
+"""The Arrow schemas the engine reads and writes, and how amounts are signed for comparison."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Settlement-row types and movement types fall into comparable classes: a provider "charge" is
+# an internal "payment", "transfer" or "card" transaction.
+EXTERNAL_TYPE_CLASS: Final = {
+    "charge": "charge",
+    "refund": "refund",
+    "payout": "payout",
+    "fee": "fee",
+    "adjustment": "adjustment",
+}
+MOVEMENT_TYPE_CLASS: Final = {
+    "payment": "charge",
+    "transfer": "charge",
+    "card": "charge",
+    "refund": "refund",
+    "payout": "payout",
+    "fee": "fee",
+}
+# Money leaving the merchant. Providers write these negative, internal systems often positive:
+# both sides are compared as negative magnitudes. Charges and adjustments keep their own sign, so
+# a charge reported negative is a visible amount mismatch, not silently matched.
+OUTFLOW_CLASSES: Final = frozenset({"refund", "payout", "fee"})
+
+
+def signed_amount(type_class: str, amount_minor: int) -> int:
+    """The amount as the engine compares it: outflows negative, others as given."""
+    return -abs(amount_minor) if type_class in OUTFLOW_CLASSES else amount_minor
+
+
+EXTERNAL_SCHEMA: Final = pa.schema(
+    [
+        ("id", pa.string()),
+        ("content_hash", pa.string()),
+        ("provider_reference", pa.string()),
+        ("reference_key", pa.string()),
+        ("type_class", pa.string()),
+        ("amount_minor", pa.int64()),
+        ("signed_amount", pa.int64()),
+        ("currency", pa.string()),
+        ("booked_on", pa.date32()),
+    ]
+)
+
+INTERNAL_SCHEMA: Final = pa.schema(
+    [
+        ("movement_id", pa.string()),
+        ("provider_reference", pa.string()),
+        ("reference_key", pa.string()),
+        ("type_class", pa.string()),
+        ("amount_minor", pa.int64()),
+        ("signed_amount", pa.int64()),
+        ("currency", pa.string()),
+        ("occurred_on", pa.date32()),
+        # False for movements loaded only as candidates from before the ledger window: they
+        # may match, but are never reported missing by this run.
+        ("in_window", pa.bool_()),
+    ]
+)
+
+
+def _type_classes(types: pa.ChunkedArray | pa.Array, mapping: dict[str, str]) -> pa.Array:
+    keys = pa.array(list(mapping))
+    values = pa.array(list(mapping.values()))
+    return pc.take(values, pc.index_in(types, value_set=keys))
+
+
+def _signed(type_class: pa.Array, amount: pa.ChunkedArray | pa.Array) -> pa.Array:
+    outflow = pc.is_in(type_class, value_set=pa.array(sorted(OUTFLOW_CLASSES)))
+    return pc.if_else(outflow, pc.negate(pc.abs(amount)), amount)
+
+
+def prepare_external(raw: pa.Table) -> pa.Table:
+    """Engine input from raw external columns: id, content_hash, provider_reference,
+    reference_key, type, amount_minor, currency, booked_at (UTC timestamp or null)."""
+    type_class = _type_classes(raw["type"], EXTERNAL_TYPE_CLASS)
+    booked_on = pc.cast(raw["booked_at"], pa.date32())
+    table = pa.table(
+        {
+            "id": raw["id"],
+            "content_hash": raw["content_hash"],
+            "provider_reference": raw["provider_reference"],
+            "reference_key": raw["reference_key"],
+            "type_class": type_class,
+            "amount_minor": raw["amount_minor"],
+            "signed_amount": _signed(type_class, raw["amount_minor"]),
+            "currency": raw["currency"],
+            "booked_on": booked_on,
+        }
+    )
+    return table.cast(EXTERNAL_SCHEMA)
+
+
+def prepare_internal(raw: pa.Table) -> pa.Table:
+    """Engine input from raw movement columns: movement_id, provider_reference, reference_key,
+    type, amount_minor, currency, occurred_on (date), in_window (bool)."""
+    type_class = _type_classes(raw["type"], MOVEMENT_TYPE_CLASS)
+    table = pa.table(
+        {
+            "movement_id": raw["movement_id"],
+            "provider_reference": raw["provider_reference"],
+            "reference_key": raw["reference_key"],
+            "type_class": type_class,
+            "amount_minor": raw["amount_minor"],
+            "signed_amount": _signed(type_class, raw["amount_minor"]),
+            "currency": raw["currency"],
+            "occurred_on": raw["occurred_on"],
+            "in_window": raw["in_window"],
+        }
+    )
+    return table.cast(INTERNAL_SCHEMA)

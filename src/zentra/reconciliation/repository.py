@@ -1,0 +1,272 @@
+"""Queries on runs, matches and the records a run reads. Bulk reads and writes only: nothing
+on the matching path runs one query per record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from zentra.models import (
+    ExternalRecord,
+    Match,
+    MatchLink,
+    Movement,
+    OutboxEvent,
+    ReconciliationException,
+    ReconciliationRun,
+    SettlementFile,
+)
+
+INSERT_CHUNK = 5000
+
+
+def get_run(session: Session, tenant_id: str, run_id: str) -> ReconciliationRun | None:
+    """The tenant's run with this id, if any."""
+    return session.scalars(
+        select(ReconciliationRun).where(
+            ReconciliationRun.tenant_id == tenant_id, ReconciliationRun.id == run_id
+        )
+    ).first()
+
+
+def lock_run(session: Session, tenant_id: str, run_id: str) -> ReconciliationRun | None:
+    """The tenant's run, locked until the transaction ends."""
+    return session.scalars(
+        select(ReconciliationRun)
+        .where(ReconciliationRun.tenant_id == tenant_id, ReconciliationRun.id == run_id)
+        .with_for_update()
+    ).first()
+
+
+def list_runs(
+    session: Session,
+    tenant_id: str,
+    *,
+    limit: int,
+    after_id: str | None,
+    status: str | None,
+    provider: str | None,
+    owner: str | None,
+    covering: date | None,
+) -> list[ReconciliationRun]:
+    """Runs in id order, filtered; ``covering`` keeps runs whose window contains that date."""
+    query = select(ReconciliationRun).where(ReconciliationRun.tenant_id == tenant_id)
+    if after_id is not None:
+        query = query.where(ReconciliationRun.id > after_id)
+    if status is not None:
+        query = query.where(ReconciliationRun.status == status)
+    if provider is not None:
+        query = query.where(ReconciliationRun.provider == provider)
+    if owner is not None:
+        query = query.where(ReconciliationRun.owner == owner)
+    if covering is not None:
+        query = query.where(
+            ReconciliationRun.window_from <= covering, ReconciliationRun.window_to >= covering
+        )
+    return list(session.scalars(query.order_by(ReconciliationRun.id).limit(limit)))
+
+
+def find_settlement_file(session: Session, tenant_id: str, reference: str) -> SettlementFile | None:
+    """A settlement file by its id or by the client's ``file_id`` (the newest such upload)."""
+    return session.scalars(
+        select(SettlementFile)
+        .where(
+            SettlementFile.tenant_id == tenant_id,
+            or_(SettlementFile.id == reference, SettlementFile.file_id == reference),
+        )
+        .order_by(SettlementFile.id.desc())
+    ).first()
+
+
+def get_settlement_file(session: Session, tenant_id: str, file_id: str) -> SettlementFile | None:
+    """A settlement file by id."""
+    return session.scalars(
+        select(SettlementFile).where(
+            SettlementFile.tenant_id == tenant_id, SettlementFile.id == file_id
+        )
+    ).first()
+
+
+def load_external_columns(session: Session, tenant_id: str, settlement_file_id: str) -> pa.Table:
+    """The file's external records as raw Arrow columns, in one query."""
+    rows = session.execute(
+        select(
+            ExternalRecord.id,
+            ExternalRecord.content_hash,
+            ExternalRecord.provider_reference,
+            ExternalRecord.reference_key,
+            ExternalRecord.type,
+            ExternalRecord.amount_minor,
+            ExternalRecord.currency,
+            ExternalRecord.booked_at,
+        ).where(
+            ExternalRecord.tenant_id == tenant_id,
+            ExternalRecord.settlement_file_id == settlement_file_id,
+        )
+    ).all()
+    names = (
+        "id",
+        "content_hash",
+        "provider_reference",
+        "reference_key",
+        "type",
+        "amount_minor",
+        "currency",
+        "booked_at",
+    )
+    types = (
+        pa.string(),
+        pa.string(),
+        pa.string(),
+        pa.string(),
+        pa.string(),
+        pa.int64(),
+        pa.string(),
+        pa.timestamp("us", tz="UTC"),
+    )
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    return pa.table(
+        {name: pa.array(col, type=t) for name, col, t in zip(names, columns, types, strict=True)}
+    )
+
+
+def load_movement_columns(
+    session: Session,
+    tenant_id: str,
+    provider: str,
+    candidates_from: date,
+    window_from: date,
+    window_to: date,
+) -> pa.Table:
+    """The provider's movements from ``candidates_from`` to ``window_to`` as raw Arrow columns,
+    with ``in_window`` true for those inside ``[window_from, window_to]``; one query."""
+    rows = session.execute(
+        select(
+            Movement.movement_id,
+            Movement.provider_reference,
+            Movement.reference_key,
+            Movement.type,
+            Movement.amount_minor,
+            Movement.currency,
+            Movement.occurred_on,
+            Movement.content_hash,
+        ).where(
+            Movement.tenant_id == tenant_id,
+            Movement.provider == provider,
+            Movement.occurred_on >= candidates_from,
+            Movement.occurred_on <= window_to,
+        )
+    ).all()
+    names = (
+        "movement_id",
+        "provider_reference",
+        "reference_key",
+        "type",
+        "amount_minor",
+        "currency",
+        "occurred_on",
+        "content_hash",
+    )
+    types = (
+        pa.string(),
+        pa.string(),
+        pa.string(),
+        pa.string(),
+        pa.int64(),
+        pa.string(),
+        pa.date32(),
+        pa.string(),
+    )
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    table = pa.table(
+        {name: pa.array(col, type=t) for name, col, t in zip(names, columns, types, strict=True)}
+    )
+    occurred = table["occurred_on"]
+    in_window = pc.and_(
+        pc.greater_equal(occurred, pa.scalar(window_from, pa.date32())),
+        pc.less_equal(occurred, pa.scalar(window_to, pa.date32())),
+    )
+    return table.append_column("in_window", in_window)
+
+
+def insert_rows(session: Session, model: Any, rows: Iterable[dict[str, Any]]) -> int:
+    """Bulk insert in chunks (executemany); returns how many rows were written."""
+    count = 0
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= INSERT_CHUNK:
+            session.execute(insert(model), chunk)
+            count += len(chunk)
+            chunk = []
+    if chunk:
+        session.execute(insert(model), chunk)
+        count += len(chunk)
+    return count
+
+
+def exception_counts_by_status(session: Session, tenant_id: str, run_id: str) -> dict[str, int]:
+    """``{status: count}`` of the run's exceptions."""
+    rows = session.execute(
+        select(ReconciliationException.status, func.count())
+        .where(
+            ReconciliationException.tenant_id == tenant_id,
+            ReconciliationException.run_id == run_id,
+        )
+        .group_by(ReconciliationException.status)
+    ).all()
+    return {status: int(count) for status, count in rows}
+
+
+def count_matches(session: Session, tenant_id: str, run_id: str) -> int:
+    """How many matches the run has now (manual changes included)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Match)
+            .where(Match.tenant_id == tenant_id, Match.run_id == run_id)
+        )
+        or 0
+    )
+
+
+def list_matches(
+    session: Session, tenant_id: str, run_id: str, *, limit: int, after_id: str | None
+) -> list[tuple[Match, list[MatchLink]]]:
+    """A page of the run's matches with their links (two queries per page)."""
+    query = select(Match).where(Match.tenant_id == tenant_id, Match.run_id == run_id)
+    if after_id is not None:
+        query = query.where(Match.id > after_id)
+    matches = list(session.scalars(query.order_by(Match.id).limit(limit)))
+    links_by_match: dict[str, list[MatchLink]] = {m.id: [] for m in matches}
+    if matches:
+        links = session.scalars(
+            select(MatchLink)
+            .where(MatchLink.tenant_id == tenant_id, MatchLink.match_id.in_(links_by_match))
+            .order_by(MatchLink.id)
+        )
+        for link in links:
+            links_by_match[link.match_id].append(link)
+    return [(m, links_by_match[m.id]) for m in matches]
+
+
+def list_run_events(
+    session: Session, tenant_id: str, run_id: str, *, limit: int, after_id: str | None
+) -> list[OutboxEvent]:
+    """Events about the run itself or about its exceptions, in creation order."""
+    exception_ids = select(ReconciliationException.id).where(
+        ReconciliationException.tenant_id == tenant_id, ReconciliationException.run_id == run_id
+    )
+    query = select(OutboxEvent).where(
+        OutboxEvent.tenant_id == tenant_id,
+        or_(OutboxEvent.resource_id == run_id, OutboxEvent.resource_id.in_(exception_ids)),
+    )
+    if after_id is not None:
+        query = query.where(OutboxEvent.id > after_id)
+    return list(session.scalars(query.order_by(OutboxEvent.id).limit(limit)))

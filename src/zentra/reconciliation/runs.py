@@ -1,0 +1,411 @@
+"""Create reconciliation runs and process them: load, match, compare, own.
+
+``create_run`` answers at once with a run in ``matching`` and a queued job; ``process_run``
+(called by the worker) loads both sides as columns, runs the engine, writes matches and owned
+exceptions in bulk, and moves the run to ``review``. Closing is ``closeout.py``'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy.orm import Session
+
+from zentra.audit.service import record_audit
+from zentra.config import get_settings
+from zentra.events.service import emit_event, emit_events_bulk
+from zentra.events.types import EXCEPTION_OPENED, MATCH_CREATED, RUN_CREATED
+from zentra.kit.context import ActorContext
+from zentra.kit.errors import InvalidInput, NotFound
+from zentra.kit.ids import new_id
+from zentra.kit.jobs import enqueue_job
+from zentra.kit.time import utcnow
+from zentra.matching.columns import prepare_external, prepare_internal
+from zentra.matching.engine import MatchOutcome, match_by_reference
+from zentra.models import (
+    ExceptionActivity,
+    Match,
+    MatchLink,
+    ReconciliationException,
+    ReconciliationRun,
+)
+from zentra.reconciliation import repository
+from zentra.reconciliation.states import advance_run, state_step
+
+RUN_JOB = "reconciliation.run"
+RUN_EVIDENCE = (
+    "provider_reference",
+    "settlement_file",
+    "ledger_entry",
+    "exception_owner",
+    "closeout_status",
+)
+DEFAULT_RULESET = "default"
+RULESET_VERSIONS = {DEFAULT_RULESET: 1}
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerWindow:
+    """Inclusive UTC date range of the internal records a run reconciles."""
+
+    start: date
+    end: date
+
+
+def parse_ledger_window(value: str | dict[str, str]) -> LedgerWindow:
+    """``"2026-04-26"`` or ``{"from": ..., "to": ...}`` (inclusive UTC dates)."""
+    try:
+        if isinstance(value, str):
+            day = date.fromisoformat(value)
+            return LedgerWindow(day, day)
+        start, end = date.fromisoformat(value["from"]), date.fromisoformat(value["to"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(
+            'ledger_window must be a date (YYYY-MM-DD) or {"from": date, "to": date}',
+            field="ledger_window",
+        ) from exc
+    if start > end:
+        raise InvalidInput("ledger_window 'from' is after 'to'", field="ledger_window")
+    return LedgerWindow(start, end)
+
+
+def create_run(
+    session: Session,
+    ctx: ActorContext,
+    *,
+    provider: str,
+    settlement_file: str,
+    ledger_window: LedgerWindow,
+    owner: str,
+    ruleset: str = DEFAULT_RULESET,
+    dry_run: bool = False,
+) -> ReconciliationRun:
+    """Create a run in ``matching`` and queue its job, in the caller's transaction.
+
+    Raises :class:`NotFound` for an unknown settlement file and :class:`InvalidInput` for a
+    file of another provider, a refused file or an unknown ruleset.
+    """
+    ctx.require_role("service")
+    if ruleset not in RULESET_VERSIONS:
+        raise InvalidInput(f"unknown ruleset {ruleset!r}", field="ruleset")
+    file = repository.find_settlement_file(session, ctx.tenant_id, settlement_file)
+    if file is None:
+        raise NotFound(f"settlement file {settlement_file} not found", field="settlement_file")
+    if file.provider != provider:
+        raise InvalidInput(
+            f"settlement file {file.id} belongs to provider {file.provider}, not {provider}",
+            field="settlement_file",
+        )
+    if file.status != "parsed":
+        raise InvalidInput(f"settlement file {file.id} was refused", field="settlement_file")
+    now = utcnow()
+    run = ReconciliationRun(
+        id=new_id("run"),
+        tenant_id=ctx.tenant_id,
+        provider=provider,
+        settlement_file_id=file.id,
+        window_from=ledger_window.start,
+        window_to=ledger_window.end,
+        owner=owner,
+        ruleset=ruleset,
+        ruleset_version=RULESET_VERSIONS[ruleset],
+        dry_run=dry_run,
+        status="created",
+        state_path=[state_step("created", ctx.actor)],
+        failure_reason=None,
+        totals=[],
+        counts={},
+        inputs={
+            "settlement_file": {
+                "id": file.id,
+                "sha256": file.sha256,
+                "format": file.format,
+                "rows": file.rows,
+            }
+        },
+        stage_seconds={},
+        result_fingerprint=None,
+        created_by=ctx.actor,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(run)
+    session.flush()
+    record_audit(
+        session,
+        ctx,
+        "reconciliation.run.created",
+        "reconciliation_run",
+        run.id,
+        details={"provider": provider, "settlement_file": file.id, "owner": owner},
+    )
+    emit_event(
+        session,
+        ctx.tenant_id,
+        RUN_CREATED,
+        {"run_id": run.id, "provider": provider, "settlement_file": file.id, "owner": owner},
+        resource_id=run.id,
+    )
+    advance_run(session, run, "matching", ctx)
+    enqueue_job(session, ctx.tenant_id, RUN_JOB, {"run_id": run.id})
+    return run
+
+
+def retry_run(session: Session, ctx: ActorContext, run_id: str) -> ReconciliationRun:
+    """Send a failed run back to ``matching`` with a new job."""
+    ctx.require_role("service")
+    run = repository.lock_run(session, ctx.tenant_id, run_id)
+    if run is None:
+        raise NotFound(f"run {run_id} not found")
+    advance_run(session, run, "matching", ctx, reason="retry")
+    enqueue_job(session, ctx.tenant_id, RUN_JOB, {"run_id": run.id})
+    return run
+
+
+def process_run(session: Session, ctx: ActorContext, run_id: str) -> ReconciliationRun:
+    """Match a run in ``matching`` and move it to ``review``; see the module docstring.
+
+    A run that is not in ``matching`` (already processed by an earlier attempt) is left alone.
+    """
+    run = repository.lock_run(session, ctx.tenant_id, run_id)
+    if run is None:
+        raise NotFound(f"run {run_id} not found")
+    if run.status != "matching":
+        return run
+    seconds: dict[str, float] = {}
+
+    started = time.perf_counter()
+    lookback = timedelta(days=get_settings().settlement_lookback_days)
+    external_raw = repository.load_external_columns(session, ctx.tenant_id, run.settlement_file_id)
+    internal_raw = repository.load_movement_columns(
+        session,
+        ctx.tenant_id,
+        run.provider,
+        run.window_from - lookback,
+        run.window_from,
+        run.window_to,
+    )
+    external, internal = prepare_external(external_raw), prepare_internal(internal_raw)
+    seconds["load"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    outcome = match_by_reference(external, internal)
+    seconds["match"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    involved = _involved_movements(outcome, internal)
+    if not run.dry_run:
+        _persist_outcome(session, run, outcome)
+    run.result_fingerprint = outcome.result_fingerprint
+    run.totals = _totals(external, internal, involved)
+    run.counts = {
+        "external_records": external.num_rows,
+        "internal_records": len(involved),
+        "matched": outcome.matches.num_rows,
+        "exceptions_by_type": _count_by(outcome.exceptions, "type"),
+    }
+    run.inputs = {**run.inputs, "internal_manifest": _internal_manifest(internal_raw, involved)}
+    seconds["persist"] = time.perf_counter() - started
+    run.stage_seconds = {stage: round(value, 6) for stage, value in seconds.items()}
+    advance_run(session, run, "review", ctx)
+    return run
+
+
+def _involved_movements(outcome: MatchOutcome, internal: pa.Table) -> set[str]:
+    """Movements the run accounts for: everything in the window, and any earlier candidate
+    that a match or an exception names."""
+    in_window = internal.filter(internal["in_window"])["movement_id"].to_pylist()
+    named = set(outcome.matches["movement_id"].to_pylist())
+    for movement_id, candidates in zip(
+        outcome.exceptions["movement_id"].to_pylist(),
+        outcome.exceptions["candidate_ids"].to_pylist(),
+        strict=True,
+    ):
+        if movement_id is not None:
+            named.add(movement_id)
+        named.update(candidates or ())
+    return set(in_window) | named
+
+
+def _internal_manifest(internal_raw: pa.Table, involved: set[str]) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    pairs = zip(
+        internal_raw["movement_id"].to_pylist(),
+        internal_raw["content_hash"].to_pylist(),
+        strict=True,
+    )
+    for movement_id, content_hash in sorted(p for p in pairs if p[0] in involved):
+        digest.update(f"{movement_id}\x1f{content_hash}\n".encode())
+    return {"movements": len(involved), "sha256": digest.hexdigest()}
+
+
+def _count_by(table: pa.Table, column: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in table[column].to_pylist():
+        counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _sum_by_currency(table: pa.Table) -> dict[str, int]:
+    if table.num_rows == 0:
+        return {}
+    grouped = table.group_by("currency").aggregate([("signed_amount", "sum")])
+    return dict(
+        zip(grouped["currency"].to_pylist(), grouped["signed_amount_sum"].to_pylist(), strict=True)
+    )
+
+
+def _totals(external: pa.Table, internal: pa.Table, involved: set[str]) -> list[dict[str, Any]]:
+    """Per currency: what the provider reported, what the ledger holds, and the difference
+    (signed minor units; outflows negative)."""
+    involved_mask = pc.is_in(internal["movement_id"], value_set=pa.array(sorted(involved)))
+    provider = _sum_by_currency(external)
+    ledger = _sum_by_currency(internal.filter(involved_mask))
+    return [
+        {
+            "currency": currency,
+            "provider_total": provider.get(currency, 0),
+            "ledger_total": ledger.get(currency, 0),
+            "difference": provider.get(currency, 0) - ledger.get(currency, 0),
+        }
+        for currency in sorted(provider.keys() | ledger.keys())
+    ]
+
+
+def _persist_outcome(session: Session, run: ReconciliationRun, outcome: MatchOutcome) -> None:
+    """Write matches, links, exceptions, their opening activity and events, in bulk."""
+    now = utcnow()
+    tenant_id = run.tenant_id
+    matches: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    events: list[tuple[str, str | None, dict[str, Any]]] = []
+    for row in outcome.matches.to_pylist():
+        match_id = new_id("mat")
+        deltas = {"amount": row["amount_delta"], "days": row["days_delta"]}
+        matches.append(
+            {
+                "id": match_id,
+                "tenant_id": tenant_id,
+                "run_id": run.id,
+                "rule": row["rule"],
+                "kind": "1:1",
+                "deltas": deltas,
+                "created_by": "system:matcher",
+                "reason": None,
+                "created_at": now,
+            }
+        )
+        links.append(
+            {
+                "tenant_id": tenant_id,
+                "run_id": run.id,
+                "match_id": match_id,
+                "external_record_id": row["external_id"],
+                "movement_id": None,
+            }
+        )
+        links.append(
+            {
+                "tenant_id": tenant_id,
+                "run_id": run.id,
+                "match_id": match_id,
+                "external_record_id": None,
+                "movement_id": row["movement_id"],
+            }
+        )
+        events.append(
+            (
+                MATCH_CREATED,
+                run.id,
+                {
+                    "run_id": run.id,
+                    "match_id": match_id,
+                    "rule": row["rule"],
+                    "external_record_ids": [row["external_id"]],
+                    "movement_ids": [row["movement_id"]],
+                },
+            )
+        )
+    exceptions: list[dict[str, Any]] = []
+    activities: list[dict[str, Any]] = []
+    for row in outcome.exceptions.to_pylist():
+        exception_id = new_id("exc")
+        exceptions.append(
+            {
+                "id": exception_id,
+                "tenant_id": tenant_id,
+                "run_id": run.id,
+                "type": row["type"],
+                "status": "open",
+                "owner": run.owner,
+                "assignee": None,
+                "provider_reference": row["provider_reference"],
+                "external_record_id": row["external_id"],
+                "movement_id": row["movement_id"],
+                "amount_minor": row["amount_minor"],
+                "currency": row["currency"],
+                "details": _exception_details(row),
+                "decision": None,
+                "note": None,
+                "created_at": now,
+                "updated_at": now,
+                "resolved_at": None,
+            }
+        )
+        activities.append(
+            {
+                "id": new_id("exa"),
+                "tenant_id": tenant_id,
+                "exception_id": exception_id,
+                "kind": "opened",
+                "actor": "system:matcher",
+                "from_status": None,
+                "to_status": "open",
+                "decision": None,
+                "note": None,
+                "data": {"run_id": run.id, "owner": run.owner},
+                "at": now,
+            }
+        )
+        events.append(
+            (
+                EXCEPTION_OPENED,
+                exception_id,
+                {
+                    "run_id": run.id,
+                    "exception_id": exception_id,
+                    "type": row["type"],
+                    "owner": run.owner,
+                    "provider_reference": row["provider_reference"],
+                },
+            )
+        )
+    repository.insert_rows(session, Match, matches)
+    repository.insert_rows(session, MatchLink, links)
+    repository.insert_rows(session, ReconciliationException, exceptions)
+    repository.insert_rows(session, ExceptionActivity, activities)
+    emit_events_bulk(session, tenant_id, events)
+
+
+def _exception_details(row: dict[str, Any]) -> dict[str, Any]:
+    """The exception's evidence: the per-field deltas and the candidates it was compared with."""
+    details: dict[str, Any] = {"candidates": list(row["candidate_ids"] or [])}
+    if row["internal_amount_minor"] is not None:
+        details["internal"] = {
+            "movement_id": row["movement_id"],
+            "amount_minor": row["internal_amount_minor"],
+            "currency": row["internal_currency"],
+        }
+    if row["amount_delta"] is not None:
+        details["deltas"] = {"amount": row["amount_delta"]}
+    if row["type"] == "currency_mismatch":
+        details["deltas"] = {
+            "currency": {"external": row["currency"], "internal": row["internal_currency"]}
+        }
+    return details

@@ -1,0 +1,11 @@
+"""Every job kind the worker runs, and its handlers."""
+
+from __future__ import annotations
+
+from zentra.reconciliation.runs import RUN_JOB
+from zentra.reconciliation.tasks import fail_reconciliation_run, run_reconciliation_job
+from zentra.worker.runtime import JobKind
+
+JOB_KINDS: dict[str, JobKind] = {
+    RUN_JOB: JobKind(run=run_reconciliation_job, on_failure=fail_reconciliation_run),
+}
