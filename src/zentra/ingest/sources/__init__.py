@@ -1,0 +1,97 @@
+"""Settlement file formats: one parser per format, a registry by name, and format detection.
+
+Each format is a :class:`SourceFormat`: a public name (the ``format`` of ``POST
+/settlement-files``), a cheap ``sniff`` that recognizes its content, and a pure ``parse`` that
+turns the whole file into :class:`ParsedFile` (records plus rejected rows). Adding a format
+(camt.053, MT940, BAI2, OFX, NACHA, PSP reports) is one module and one line in ``_FORMATS``.
+
+Detection tries the formats in ``_FORMATS`` order and the first that recognizes the content
+wins, so specific formats (a PSP's CSV report with its own header) must come before generic ones.
+"""
+
+from __future__ import annotations
+
+from zentra.ingest.sources import csv_generic
+from zentra.ingest.sources.base import (
+    RECORD_TYPES,
+    ParsedFile,
+    ParsedRecord,
+    Parser,
+    RejectedRow,
+    Sniffer,
+    SourceFormat,
+)
+from zentra.kit.errors import InvalidInput, UnreadableFile
+
+__all__ = [
+    "RECORD_TYPES",
+    "ParsedFile",
+    "ParsedRecord",
+    "Parser",
+    "RejectedRow",
+    "Sniffer",
+    "SourceFormat",
+    "detect_format",
+    "get_format",
+    "known_formats",
+    "parse_file",
+    "register_format",
+]
+
+_FORMATS: dict[str, SourceFormat] = {}
+
+
+def register_format(source: SourceFormat) -> None:
+    """Add a format to the registry (detection order is registration order).
+
+    Raises ``ValueError`` when the name is taken: two parsers for one name would make the
+    ``format`` a client sends ambiguous.
+    """
+    if source.name in _FORMATS:
+        raise ValueError(f"format {source.name!r} is already registered")
+    _FORMATS[source.name] = source
+
+
+def known_formats() -> tuple[str, ...]:
+    """The registered format names, in detection order."""
+    return tuple(_FORMATS)
+
+
+def get_format(name: str) -> SourceFormat:
+    """The format called ``name``. Raises :class:`InvalidInput` for a name nobody registered."""
+    source = _FORMATS.get(name)
+    if source is None:
+        raise InvalidInput(
+            f"unknown format {name!r}; known formats: {', '.join(known_formats())}",
+            field="format",
+        )
+    return source
+
+
+def detect_format(content: bytes) -> str:
+    """The name of the first registered format that recognizes ``content``.
+
+    Raises :class:`UnreadableFile` when none does.
+    """
+    if not content.strip():
+        raise UnreadableFile("the file is empty")
+    for source in _FORMATS.values():
+        if source.sniff(content):
+            return source.name
+    raise UnreadableFile(
+        "no known format recognizes this file (known formats: "
+        f"{', '.join(known_formats())}); for the generic CSV the header must name "
+        "provider_reference"
+    )
+
+
+def parse_file(content: bytes, format_name: str) -> ParsedFile:
+    """Parse ``content`` as ``format_name``.
+
+    Raises :class:`InvalidInput` for an unknown format name and :class:`UnreadableFile` when the
+    content cannot be read as that format at all.
+    """
+    return get_format(format_name).parse(content)
+
+
+register_format(csv_generic.SOURCE)
