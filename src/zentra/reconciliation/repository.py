@@ -4,6 +4,7 @@ on the matching path runs one query per record."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -270,3 +271,79 @@ def list_run_events(
     if after_id is not None:
         query = query.where(OutboxEvent.id > after_id)
     return list(session.scalars(query.order_by(OutboxEvent.id).limit(limit)))
+
+
+def external_row_ids(session: Session, tenant_id: str, settlement_file_id: str) -> dict[str, str]:
+    """External record id -> the id a user knows it by: the file's ``row_id``, else ours."""
+    rows = session.execute(
+        select(ExternalRecord.id, ExternalRecord.row_id).where(
+            ExternalRecord.tenant_id == tenant_id,
+            ExternalRecord.settlement_file_id == settlement_file_id,
+        )
+    )
+    return {record_id: row_id or record_id for record_id, row_id in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class MatchMembers:
+    """A match with the ids of the records on each side (sorted)."""
+
+    match_id: str
+    rule: str
+    kind: str
+    external_record_ids: list[str]
+    movement_ids: list[str]
+
+
+def match_members(session: Session, tenant_id: str, run_id: str) -> list[MatchMembers]:
+    """Every match of the run with its records, in two queries."""
+    matches = session.execute(
+        select(Match.id, Match.rule, Match.kind).where(
+            Match.tenant_id == tenant_id, Match.run_id == run_id
+        )
+    ).all()
+    sides: dict[str, tuple[list[str], list[str]]] = {m.id: ([], []) for m in matches}
+    links = session.execute(
+        select(MatchLink.match_id, MatchLink.external_record_id, MatchLink.movement_id).where(
+            MatchLink.tenant_id == tenant_id, MatchLink.run_id == run_id
+        )
+    )
+    for match_id, external_id, movement_id in links:
+        if external_id is not None:
+            sides[match_id][0].append(external_id)
+        if movement_id is not None:
+            sides[match_id][1].append(movement_id)
+    return [
+        MatchMembers(m.id, m.rule, m.kind, sorted(sides[m.id][0]), sorted(sides[m.id][1]))
+        for m in matches
+    ]
+
+
+def list_run_exceptions(
+    session: Session, tenant_id: str, run_id: str
+) -> list[ReconciliationException]:
+    """All of the run's exceptions, ordered by type and reference."""
+    return list(
+        session.scalars(
+            select(ReconciliationException)
+            .where(
+                ReconciliationException.tenant_id == tenant_id,
+                ReconciliationException.run_id == run_id,
+            )
+            .order_by(
+                ReconciliationException.type,
+                ReconciliationException.provider_reference,
+                ReconciliationException.id,
+            )
+        )
+    )
+
+
+def movement_date_span(session: Session, tenant_id: str, provider: str) -> tuple[date, date] | None:
+    """The first and last ``occurred_on`` of the provider's movements, if it has any."""
+    first, last = session.execute(
+        select(func.min(Movement.occurred_on), func.max(Movement.occurred_on)).where(
+            Movement.tenant_id == tenant_id, Movement.provider == provider
+        )
+    ).one()
+    return None if first is None else (first, last)

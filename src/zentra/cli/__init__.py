@@ -1,0 +1,1 @@
+"""The ``zentra`` command line: thin typer commands that call the services."""

@@ -1,0 +1,118 @@
+"""``zentra demo``: one reconciliation told from ingest to close, on the embedded store."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from zentra.cli.demo_data import PROVIDER, SETTLEMENT_DAY, SETTLEMENT_FILE_ID, generate_demo_data
+from zentra.config import get_settings
+from zentra.ingest.service import import_movements, upload_settlement_file
+from zentra.kit.context import system_context
+from zentra.kit.db import Database
+from zentra.kit.money import format_major
+from zentra.reconciliation import repository
+from zentra.reconciliation.runs import LedgerWindow, create_run
+from zentra.tenancy.service import create_tenant
+from zentra.worker.runtime import default_worker
+
+
+def run_demo(database: Database, console: Console) -> None:
+    """Create a demo tenant, ingest, match, compare and own; print what happened."""
+    data = generate_demo_data()
+    with database.unit_of_work() as session:
+        tenant, issued = create_tenant(session, "demo")
+    ctx = system_context(tenant.id, "demo")
+    console.rule("[bold]Zentra demo[/bold]")
+    console.print(f"tenant [bold]{tenant.id}[/bold] created on {database.url}")
+
+    console.rule("1 · ingest")
+    with database.unit_of_work(tenant.id) as session:
+        imported = import_movements(
+            session, ctx, content=data.movements_ndjson, content_type="application/x-ndjson"
+        )
+        uploaded = upload_settlement_file(
+            session,
+            ctx,
+            content=data.settlement_csv,
+            provider=PROVIDER,
+            filename=f"{SETTLEMENT_FILE_ID}.csv",
+            format=None,
+            file_id=SETTLEMENT_FILE_ID,
+        )
+    file = uploaded.file
+    console.print(f"{imported.imported} internal movements imported for {PROVIDER}")
+    console.print(
+        f"settlement file {file.id} ({file.format}, sha256 {file.sha256[:16]}…): "
+        f"{file.rows} rows kept, {len(file.rejected_rows)} rejected"
+    )
+    for rejected in file.rejected_rows:
+        console.print(f"  [yellow]line {rejected['line']}[/yellow]: {rejected['reason']}")
+
+    console.rule("2 · match  3 · compare")
+    with database.unit_of_work(tenant.id) as session:
+        run = create_run(
+            session,
+            ctx,
+            provider=PROVIDER,
+            settlement_file=SETTLEMENT_FILE_ID,
+            ledger_window=LedgerWindow(SETTLEMENT_DAY, SETTLEMENT_DAY),
+            owner="finance_ops",
+        )
+    console.print(f"run {run.id} created: status {run.status}, queued for the worker")
+    default_worker(database, name="demo").drain()
+    with database.unit_of_work(tenant.id) as session:
+        run = repository.get_run(session, tenant.id, run.id) or run
+        exceptions = repository.list_run_exceptions(session, tenant.id, run.id)
+    path = " → ".join(step["status"] for step in run.state_path)
+    console.print(f"state path: {path}")
+    console.print(
+        f"{run.counts['external_records']} provider rows against "
+        f"{run.counts['internal_records']} internal records: "
+        f"[green]{run.counts['matched']} matched[/green], "
+        f"[yellow]{len(exceptions)} exceptions[/yellow]"
+    )
+    totals = Table("currency", "provider", "ledger", "difference", title="totals")
+    for total in run.totals:
+        currency = total["currency"]
+        totals.add_row(
+            currency,
+            *(
+                format_major(total[k], currency)
+                for k in ("provider_total", "ledger_total", "difference")
+            ),
+        )
+    console.print(totals)
+
+    console.rule("4 · own")
+    table = Table("exception", "type", "provider reference", "amount", "owner", "status")
+    for exc in exceptions:
+        amount = (
+            f"{format_major(exc.amount_minor, exc.currency)} {exc.currency}"
+            if exc.amount_minor is not None and exc.currency
+            else ""
+        )
+        table.add_row(exc.id, exc.type, exc.provider_reference or "", amount, exc.owner, exc.status)
+    console.print(table)
+    console.print(f"result fingerprint {run.result_fingerprint}")
+
+    settings = get_settings()
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(
+        Panel.fit(
+            "\n".join(
+                [
+                    "Explore the result:",
+                    "  zentra serve            (or: make serve)",
+                    f"  API key (admin, shown once): {issued.secret}",
+                    f"  {base}/docs",
+                    f"  curl -H 'Authorization: Bearer {issued.secret}' "
+                    f"{base}/reconciliation/runs/{run.id}",
+                    f"  curl -H 'Authorization: Bearer {issued.secret}' "
+                    f"'{base}/reconciliation/exceptions?run_id={run.id}'",
+                ]
+            ),
+            title="next",
+        )
+    )
