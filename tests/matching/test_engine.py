@@ -18,22 +18,40 @@ from zentra.matching.engine import match_by_reference
 DAY = date(2026, 4, 26)
 
 
-def ext_row(ident: str, reference: str, amount: int, currency: str = "EUR",
-            kind: str = "charge") -> dict[str, Any]:
+def ext_row(
+    ident: str, reference: str, amount: int, currency: str = "EUR", kind: str = "charge"
+) -> dict[str, Any]:
     content = {"r": reference, "a": amount, "c": currency, "t": kind}
     return {
-        "id": ident, "content_hash": canonical_hash(content), "provider_reference": reference,
-        "reference_key": reference_key(reference), "type_class": kind, "amount_minor": amount,
-        "signed_amount": signed_amount(kind, amount), "currency": currency, "booked_on": DAY,
+        "id": ident,
+        "content_hash": canonical_hash(content),
+        "provider_reference": reference,
+        "reference_key": reference_key(reference),
+        "type_class": kind,
+        "amount_minor": amount,
+        "signed_amount": signed_amount(kind, amount),
+        "currency": currency,
+        "booked_on": DAY,
     }
 
 
-def int_row(movement_id: str, reference: str, amount: int, currency: str = "EUR",
-            kind: str = "charge", in_window: bool = True) -> dict[str, Any]:
+def int_row(
+    movement_id: str,
+    reference: str,
+    amount: int,
+    currency: str = "EUR",
+    kind: str = "charge",
+    in_window: bool = True,
+) -> dict[str, Any]:
     return {
-        "movement_id": movement_id, "provider_reference": reference,
-        "reference_key": reference_key(reference), "type_class": kind, "amount_minor": amount,
-        "signed_amount": signed_amount(kind, amount), "currency": currency, "occurred_on": DAY,
+        "movement_id": movement_id,
+        "provider_reference": reference,
+        "reference_key": reference_key(reference),
+        "type_class": kind,
+        "amount_minor": amount,
+        "signed_amount": signed_amount(kind, amount),
+        "currency": currency,
+        "occurred_on": DAY,
         "in_window": in_window,
     }
 
@@ -89,8 +107,9 @@ def test_every_mismatch_kind_is_classified() -> None:
 
 
 def test_refund_reported_negative_matches_a_positive_internal_refund() -> None:
-    outcome = run([ext_row("e", "re_1", -2500, kind="refund")], [int_row("m", "re_1", 2500,
-                                                                       kind="refund")])
+    outcome = run(
+        [ext_row("e", "re_1", -2500, kind="refund")], [int_row("m", "re_1", 2500, kind="refund")]
+    )
     assert outcome.matches.num_rows == 1
     assert outcome.exceptions.num_rows == 0
 
@@ -135,8 +154,13 @@ def scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any
         for n in range(draw(st.integers(0, 25)))
     ]
     internal = [
-        int_row(f"m{n}", draw(references), draw(amounts), draw(currencies),
-                in_window=draw(st.booleans()))
+        int_row(
+            f"m{n}",
+            draw(references),
+            draw(amounts),
+            draw(currencies),
+            in_window=draw(st.booleans()),
+        )
         for n in range(draw(st.integers(0, 25)))
     ]
     return ext, internal

@@ -26,9 +26,9 @@ def test_unfiltered_query_sees_only_its_own_tenant(postgres_db: Database) -> Non
     with postgres_db.unit_of_work(a) as session:
         # No WHERE tenant_id: the policy beneath the application does the filtering.
         tenants = session.execute(text("SELECT DISTINCT tenant_id FROM events")).scalars().all()
-        audit_tenants = session.execute(
-            text("SELECT DISTINCT tenant_id FROM audit_events")
-        ).scalars().all()
+        audit_tenants = (
+            session.execute(text("SELECT DISTINCT tenant_id FROM audit_events")).scalars().all()
+        )
     assert tenants == [a]
     assert audit_tenants == [a]
     with postgres_db.engine.connect() as owner:  # the owner (superuser) sees both: data exists
