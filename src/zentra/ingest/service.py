@@ -1,0 +1,525 @@
+"""Settlement file uploads and movement imports: the ingest use cases.
+
+Both are replay-safe. The same bytes uploaded again for the same provider return the file already
+stored; the same movement imported again with the same content changes nothing. Nothing here
+commits: the caller's unit of work does, and a file that cannot be read is stored (as evidence,
+status ``refused``) before :class:`UnreadableFile` is raised, which the edge commits all the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any, TypeVar
+
+from rfc8785 import CanonicalizationError
+from sqlalchemy.orm import Session
+
+from zentra.audit.service import record_audit
+from zentra.ingest import repository
+from zentra.ingest.hashing import (
+    movement_content,
+    movement_content_hash,
+    parsed_record_content_hash,
+)
+from zentra.ingest.movement_rows import (
+    CSV_MEDIA_TYPES,
+    NDJSON_MEDIA_TYPES,
+    MovementInput,
+    SourceRow,
+    number_rows,
+    read_csv_rows,
+    read_movement,
+    read_ndjson_rows,
+)
+from zentra.ingest.sources import ParsedFile, ParsedRecord, detect_format, get_format
+from zentra.kit.canonical import sha256_hex
+from zentra.kit.context import ActorContext
+from zentra.kit.errors import Conflict, InvalidInput, NotFound, UnreadableFile
+from zentra.kit.ids import new_id
+from zentra.kit.pagination import clamp_limit, page_of
+from zentra.kit.references import reference_key
+from zentra.kit.time import utcnow
+from zentra.models import ExternalRecord, Movement, SettlementFile
+
+STATUS_PARSED = "parsed"
+STATUS_REFUSED = "refused"
+UNKNOWN_FORMAT = "unknown"
+"""The ``format`` stored for a refused file whose format could not be detected."""
+
+MOVEMENT_CHUNK = 1000
+"""Movements validated, looked up (one query) and inserted together."""
+
+_INSERT_ATTEMPTS = 3
+
+T = TypeVar("T")
+
+
+# --- settlement files -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UploadResult:
+    """The stored file, and whether this upload created it (False: the same bytes were known)."""
+
+    file: SettlementFile
+    created: bool
+
+
+def _clean_text(value: str | None, name: str, max_length: int) -> str | None:
+    if value is None or not value.strip():
+        return None
+    cleaned = value.strip()
+    if len(cleaned) > max_length:
+        raise InvalidInput(f"{name} is longer than {max_length} characters", field=name)
+    return cleaned
+
+
+def _known_outcome(file: SettlementFile) -> UploadResult:
+    """What uploading a known file's bytes again answers: the file, or its refusal again."""
+    if file.status == STATUS_REFUSED:
+        raise UnreadableFile(
+            file.refusal_reason or "the file cannot be read",
+            settlement_file_id=file.id,
+            sha256=file.sha256,
+        )
+    return UploadResult(file, created=False)
+
+
+def _external_record_row(
+    record: ParsedRecord, tenant_id: str, settlement_file_id: str, provider: str
+) -> dict[str, Any]:
+    return {
+        "id": new_id("ext"),
+        "tenant_id": tenant_id,
+        "settlement_file_id": settlement_file_id,
+        "provider": provider,
+        "line": record.line,
+        "row_id": record.row_id,
+        "provider_reference": record.provider_reference,
+        "reference_key": reference_key(record.provider_reference),
+        "type": record.type,
+        "amount_minor": record.amount_minor,
+        "fee_minor": record.fee_minor,
+        "currency": record.currency,
+        "booked_at": record.booked_at,
+        "description": record.description,
+        "raw": record.raw,
+        "content_hash": parsed_record_content_hash(record),
+    }
+
+
+def upload_settlement_file(
+    session: Session,
+    ctx: ActorContext,
+    *,
+    content: bytes,
+    provider: str,
+    filename: str | None = None,
+    format: str | None = None,
+    file_id: str | None = None,
+) -> UploadResult:
+    """Store a settlement file byte-exact and its rows as external records.
+
+    - The same bytes for the same provider in the tenant return the stored file
+      (``created=False``) and change nothing.
+    - ``format`` is detected from the content when not given. An unknown ``format`` name raises
+      :class:`InvalidInput` and stores nothing.
+    - A file that cannot be read at all is stored with status ``refused`` and its reason,
+      audited, then :class:`UnreadableFile` is raised (a recorded refusal: the caller commits).
+    - Rows that cannot be read exactly are listed in ``rejected_rows``; the others are kept.
+
+    Requires the ``service`` role. Audited as ``settlement_file.uploaded``.
+    """
+    ctx.require_role("service")
+    provider_name = _clean_text(provider, "provider", 100)
+    if provider_name is None:
+        raise InvalidInput("provider is required", field="provider")
+    file_id = _clean_text(file_id, "file_id", 200)
+    filename = _clean_text(filename, "filename", 500)
+    requested = (format or "").strip().lower() or None
+    if requested is not None:
+        get_format(requested)  # an unknown name is the request's mistake, not the file's
+
+    sha256 = sha256_hex(content)
+    known = repository.find_file_by_sha256(session, ctx.tenant_id, provider_name, sha256)
+    if known is not None:
+        return _known_outcome(known)
+
+    format_name = requested or UNKNOWN_FORMAT
+    parsed = ParsedFile()
+    refusal: UnreadableFile | None = None
+    try:
+        format_name = requested or detect_format(content)
+        parsed = get_format(format_name).parse(content)
+    except UnreadableFile as exc:
+        refusal = exc
+
+    restates = (
+        repository.file_ids_with_file_id(session, ctx.tenant_id, provider_name, file_id)
+        if file_id is not None
+        else []
+    )
+    file = SettlementFile(
+        id=new_id("set"),
+        tenant_id=ctx.tenant_id,
+        provider=provider_name,
+        file_id=file_id,
+        filename=filename,
+        format=format_name,
+        sha256=sha256,
+        size_bytes=len(content),
+        content=content,
+        status=STATUS_REFUSED if refusal is not None else STATUS_PARSED,
+        refusal_reason=refusal.detail if refusal is not None else None,
+        rows=len(parsed.records),
+        rejected_rows=[{"line": row.line, "reason": row.reason} for row in parsed.rejected],
+        uploaded_by=ctx.actor,
+        created_at=utcnow(),
+    )
+    if not repository.add_file(session, file):
+        # A concurrent upload of the same bytes committed between our lookup and our insert.
+        known = repository.find_file_by_sha256(session, ctx.tenant_id, provider_name, sha256)
+        if known is None:  # pragma: no cover - the unique key that refused us names this row
+            raise Conflict("the settlement file is being uploaded concurrently; retry")
+        return _known_outcome(known)
+
+    chunk = repository.INSERT_CHUNK
+    for start in range(0, len(parsed.records), chunk):
+        repository.insert_external_records(
+            session,
+            [
+                _external_record_row(record, ctx.tenant_id, file.id, provider_name)
+                for record in parsed.records[start : start + chunk]
+            ],
+        )
+    record_audit(
+        session,
+        ctx,
+        "settlement_file.uploaded",
+        "settlement_file",
+        file.id,
+        details={
+            "provider": provider_name,
+            "file_id": file_id,
+            "filename": filename,
+            "format": format_name,
+            "sha256": sha256,
+            "size_bytes": len(content),
+            "rows": file.rows,
+            "rejected_rows": len(parsed.rejected),
+            "restates": restates,
+            "refusal_reason": file.refusal_reason,
+        },
+        outcome="refused" if refusal is not None else "success",
+    )
+    if refusal is not None:
+        raise UnreadableFile(refusal.detail, settlement_file_id=file.id, sha256=sha256)
+    return UploadResult(file, created=True)
+
+
+def get_settlement_file(session: Session, ctx: ActorContext, file_id: str) -> SettlementFile:
+    """The tenant's file ``file_id``. Raises :class:`NotFound` (also for other tenants' ids)."""
+    file = repository.get_file(session, ctx.tenant_id, file_id)
+    if file is None:
+        raise NotFound(f"settlement file {file_id} not found")
+    return file
+
+
+def list_settlement_files(
+    session: Session,
+    ctx: ActorContext,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+    provider: str | None = None,
+) -> tuple[list[SettlementFile], str | None]:
+    """One page of the tenant's files in upload order, and the next cursor (None at the end)."""
+    size = clamp_limit(limit)
+    rows = repository.list_files(
+        session, ctx.tenant_id, limit=size + 1, after_id=cursor, provider=provider
+    )
+    return page_of(rows, size, lambda file: file.id)
+
+
+def list_settlement_file_records(
+    session: Session,
+    ctx: ActorContext,
+    file_id: str,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> tuple[list[ExternalRecord], str | None]:
+    """One page of a file's external records in file order. Raises :class:`NotFound`."""
+    get_settlement_file(session, ctx, file_id)
+    size = clamp_limit(limit)
+    rows = repository.list_external_records(
+        session, ctx.tenant_id, file_id, limit=size + 1, after_id=cursor
+    )
+    return page_of(rows, size, lambda record: record.id)
+
+
+# --- movements --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MovementRejection:
+    """A row of an import that was refused: its line, its movement id when readable, why."""
+
+    line: int
+    movement_id: str | None
+    reason: str
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """Per-row outcome counts of one import, and every refused row with its reason."""
+
+    imported: int = 0
+    unchanged: int = 0
+    rejected: list[MovementRejection] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    line: int
+    movement: MovementInput
+    content: dict[str, Any]
+    content_hash: str
+
+
+def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _stored_content(movement: Movement) -> dict[str, Any]:
+    return movement_content(
+        movement_id=movement.movement_id,
+        type=movement.type,
+        provider=movement.provider,
+        provider_reference=movement.provider_reference,
+        amount_minor=movement.amount_minor,
+        currency=movement.currency,
+        status=movement.status,
+        occurred_at=movement.occurred_at,
+        ledger_entry_id=movement.ledger_entry_id,
+        metadata=movement.metadata_,
+    )
+
+
+def _differing_fields(new: dict[str, Any], old: dict[str, Any]) -> str:
+    return ", ".join(name for name in new if new[name] != old.get(name))
+
+
+def _movement_row(candidate: _Candidate, tenant_id: str, now: datetime) -> dict[str, Any]:
+    movement = candidate.movement
+    return {
+        "id": new_id("mov"),
+        "tenant_id": tenant_id,
+        "movement_id": movement.movement_id,
+        "type": movement.type,
+        "provider": movement.provider,
+        "provider_reference": movement.provider_reference,
+        "reference_key": reference_key(movement.provider_reference),
+        "amount_minor": movement.amount_minor,
+        "currency": movement.currency,
+        "status": movement.status,
+        "occurred_at": movement.occurred_at,
+        "occurred_on": movement.occurred_at.date(),  # occurred_at is UTC already
+        "ledger_entry_id": movement.ledger_entry_id,
+        "metadata_": movement.metadata,
+        "content_hash": candidate.content_hash,
+        "created_at": now,
+    }
+
+
+def _store_candidates(
+    session: Session, tenant_id: str, candidates: list[_Candidate], result: ImportResult
+) -> set[str]:
+    """Insert the new movements among ``candidates``; return the movement ids refused.
+
+    A movement id already stored with the same content is unchanged; with other content it is
+    refused naming the differing fields. Should a concurrent import insert one of these ids
+    between lookup and insert, the savepoint is rolled back and the chunk classified again.
+    """
+    now = utcnow()
+    for _attempt in range(_INSERT_ATTEMPTS):
+        stored = repository.find_movements(
+            session, tenant_id, [c.movement.movement_id for c in candidates]
+        )
+        new_rows: list[dict[str, Any]] = []
+        unchanged = 0
+        rejections: list[MovementRejection] = []
+        for candidate in candidates:
+            existing = stored.get(candidate.movement.movement_id)
+            if existing is None:
+                new_rows.append(_movement_row(candidate, tenant_id, now))
+                continue
+            # Compared on content, not on the stored hash: movements created elsewhere (intents)
+            # may not carry an import's hash, and the reason must name the fields anyway.
+            old = _stored_content(existing)
+            if old == candidate.content:
+                unchanged += 1
+            else:
+                rejections.append(
+                    MovementRejection(
+                        candidate.line,
+                        candidate.movement.movement_id,
+                        "movement already imported with different content: "
+                        f"{_differing_fields(candidate.content, old)} differ",
+                    )
+                )
+        if not new_rows or repository.insert_movements(session, new_rows):
+            result.imported += len(new_rows)
+            result.unchanged += unchanged
+            result.rejected.extend(rejections)
+            return {r.movement_id for r in rejections if r.movement_id is not None}
+    raise Conflict("movements are being imported concurrently with these ids; retry the import")
+
+
+def _import_rows(
+    session: Session, ctx: ActorContext, rows: Iterable[SourceRow], *, source: str
+) -> ImportResult:
+    ctx.require_role("service")
+    result = ImportResult()
+    # First occurrence of each movement id in this import: (hash, content, line).
+    first_seen: dict[str, tuple[str, dict[str, Any], int]] = {}
+    refused_ids: set[str] = set()
+    for chunk in _batched(rows, MOVEMENT_CHUNK):
+        candidates: list[_Candidate] = []
+        repeats: list[_Candidate] = []
+        for row in chunk:
+            if row.fields is None:
+                result.rejected.append(MovementRejection(row.line, None, row.error or "bad row"))
+                continue
+            hint = row.fields.get("movement_id")
+            hint = hint.strip() if isinstance(hint, str) and hint.strip() else None
+            try:
+                movement = read_movement(row.fields)
+                content = movement_content(
+                    movement_id=movement.movement_id,
+                    type=movement.type,
+                    provider=movement.provider,
+                    provider_reference=movement.provider_reference,
+                    amount_minor=movement.amount_minor,
+                    currency=movement.currency,
+                    status=movement.status,
+                    occurred_at=movement.occurred_at,
+                    ledger_entry_id=movement.ledger_entry_id,
+                    metadata=movement.metadata,
+                )
+                content_hash = movement_content_hash(content)
+            except InvalidInput as exc:
+                result.rejected.append(MovementRejection(row.line, hint, exc.detail))
+                continue
+            except CanonicalizationError:
+                result.rejected.append(
+                    MovementRejection(
+                        row.line,
+                        hint,
+                        "metadata holds a number canonical JSON cannot represent exactly "
+                        "(a non-finite number or an integer beyond 2**53 - 1)",
+                    )
+                )
+                continue
+            candidate = _Candidate(row.line, movement, content, content_hash)
+            if movement.movement_id in first_seen:
+                repeats.append(candidate)
+            else:
+                first_seen[movement.movement_id] = (content_hash, content, row.line)
+                candidates.append(candidate)
+        if candidates:
+            refused_ids |= _store_candidates(session, ctx.tenant_id, candidates, result)
+        for repeat in repeats:
+            first_hash, first_content, first_line = first_seen[repeat.movement.movement_id]
+            if repeat.movement.movement_id in refused_ids:
+                reason = f"repeats line {first_line}, which was refused"
+            elif repeat.content_hash == first_hash:
+                result.unchanged += 1
+                continue
+            else:
+                fields = _differing_fields(repeat.content, first_content)
+                reason = (
+                    f"movement_id appears earlier in this import (line {first_line}) "
+                    f"with different {fields}"
+                )
+            result.rejected.append(
+                MovementRejection(repeat.line, repeat.movement.movement_id, reason)
+            )
+    result.rejected.sort(key=lambda rejection: rejection.line)
+    record_audit(
+        session,
+        ctx,
+        "movements.imported",
+        "movement_import",
+        ctx.request_id or new_id("req"),
+        details={
+            "source": source,
+            "imported": result.imported,
+            "unchanged": result.unchanged,
+            "rejected": len(result.rejected),
+        },
+    )
+    return result
+
+
+def import_movements(
+    session: Session, ctx: ActorContext, *, content: bytes, content_type: str
+) -> ImportResult:
+    """Import movements from an NDJSON (``application/x-ndjson``, ``application/json-lines``)
+    or CSV (``text/csv``, with a header) body.
+
+    Each row is validated on its own: a bad row is refused with its line and reason, the rest
+    are imported. A movement id imported before with the same content is ``unchanged``; with
+    other content it is refused naming the differing fields. Raises :class:`InvalidInput` for
+    another media type or a body that is not UTF-8 text. Requires the ``service`` role; one
+    ``movements.imported`` audit record per import.
+    """
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in NDJSON_MEDIA_TYPES:
+        return _import_rows(session, ctx, read_ndjson_rows(content), source="ndjson")
+    if media_type in CSV_MEDIA_TYPES:
+        return _import_rows(session, ctx, read_csv_rows(content), source="csv")
+    raise InvalidInput(
+        f"unsupported content type {media_type or 'none'!r}; send application/x-ndjson "
+        "(or application/json-lines) or text/csv",
+        field="content-type",
+    )
+
+
+def import_movement_rows(
+    session: Session, ctx: ActorContext, rows: Iterable[dict[str, Any]]
+) -> ImportResult:
+    """Import already-decoded movement rows (JSON values, e.g. NDJSON lines a CLI parsed).
+
+    Same rules as :func:`import_movements`; a row's ``line`` is its 1-based position.
+    """
+    return _import_rows(session, ctx, number_rows(rows), source="rows")
+
+
+def list_movements(
+    session: Session,
+    ctx: ActorContext,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+    provider: str | None = None,
+    provider_reference: str | None = None,
+) -> tuple[list[Movement], str | None]:
+    """One page of the tenant's movements in creation order. ``provider_reference`` matches on
+    the normalized reference (case and whitespace ignored)."""
+    size = clamp_limit(limit)
+    key = reference_key(provider_reference) if provider_reference else None
+    rows = repository.list_movements(
+        session,
+        ctx.tenant_id,
+        limit=size + 1,
+        after_id=cursor,
+        provider=provider,
+        reference_key=key,
+    )
+    return page_of(rows, size, lambda movement: movement.id)
