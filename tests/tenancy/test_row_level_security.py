@@ -22,7 +22,7 @@ def _seed_events(db: Database) -> tuple[str, str]:
 
 
 def test_unfiltered_query_sees_only_its_own_tenant(postgres_db: Database) -> None:
-    a, b = _seed_events(postgres_db)
+    a, _b = _seed_events(postgres_db)
     with postgres_db.unit_of_work(a) as session:
         # No WHERE tenant_id: the policy beneath the application does the filtering.
         tenants = session.execute(text("SELECT DISTINCT tenant_id FROM events")).scalars().all()
