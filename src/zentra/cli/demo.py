@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.panel import Panel
 from rich.table import Table
 
 from zentra.cli.demo_data import PROVIDER, SETTLEMENT_DAY, SETTLEMENT_FILE_ID, generate_demo_data
@@ -86,33 +85,28 @@ def run_demo(database: Database, console: Console) -> None:
     console.print(totals)
 
     console.rule("4 · own")
-    table = Table("exception", "type", "provider reference", "amount", "owner", "status")
     for exc in exceptions:
         amount = (
             f"{format_major(exc.amount_minor, exc.currency)} {exc.currency}"
             if exc.amount_minor is not None and exc.currency
             else ""
         )
-        table.add_row(exc.id, exc.type, exc.provider_reference or "", amount, exc.owner, exc.status)
-    console.print(table)
-    console.print(f"result fingerprint {run.result_fingerprint}")
+        console.print(
+            f"[yellow]{exc.type}[/yellow] {exc.provider_reference or ''} {amount} "
+            f"→ owner {exc.owner}, {exc.status} ({exc.id})",
+            soft_wrap=True,
+        )
+    console.print(f"result fingerprint {run.result_fingerprint}", soft_wrap=True)
 
     settings = get_settings()
     base = f"http://{settings.host}:{settings.port}"
-    console.print(
-        Panel.fit(
-            "\n".join(
-                [
-                    "Explore the result:",
-                    "  zentra serve            (or: make serve)",
-                    f"  API key (admin, shown once): {issued.secret}",
-                    f"  {base}/docs",
-                    f"  curl -H 'Authorization: Bearer {issued.secret}' "
-                    f"{base}/reconciliation/runs/{run.id}",
-                    f"  curl -H 'Authorization: Bearer {issued.secret}' "
-                    f"'{base}/reconciliation/exceptions?run_id={run.id}'",
-                ]
-            ),
-            title="next",
-        )
-    )
+    console.rule("explore")
+    for line in (
+        "zentra serve   (or: make serve), then:",
+        f"  API key (admin, shown once): {issued.secret}",
+        f"  {base}/docs",
+        f"  curl -H 'Authorization: Bearer {issued.secret}' {base}/reconciliation/runs/{run.id}",
+        f"  curl -H 'Authorization: Bearer {issued.secret}' "
+        f"'{base}/reconciliation/exceptions?run_id={run.id}'",
+    ):
+        console.print(line, soft_wrap=True, highlight=False)

@@ -17,6 +17,7 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from zentra.kit.money import currency_exponent, format_major
 
@@ -38,16 +39,15 @@ class DemoData:
 
 
 def _amount(rng: random.Random, currency: str) -> int:
-    major = rng.randint(5, 2500)
-    return major * 10 ** currency_exponent(currency) + (
-        rng.randint(0, 99) if currency_exponent(currency) == 2 else 0
-    )
+    exponent = currency_exponent(currency)
+    scale: int = 10**exponent
+    return rng.randint(5, 2500) * scale + rng.randint(0, scale - 1)
 
 
 def generate_demo_data(seed: int = 42) -> DemoData:
     """Build the demo's two files; the same seed gives the same bytes."""
-    rng = random.Random(seed)
-    movements = []
+    rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not a secret
+    movements: list[dict[str, Any]] = []
     for number in range(MOVEMENT_COUNT):
         currency = rng.choices([c for c, _ in CURRENCIES], [w for _, w in CURRENCIES])[0]
         is_refund = rng.random() < 0.08
@@ -70,7 +70,7 @@ def generate_demo_data(seed: int = 42) -> DemoData:
         )
 
     missing, short, duplicated = movements[17], movements[42], movements[99]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for movement in movements:
         if movement is missing:
             continue

@@ -186,7 +186,7 @@ def reconcile(
     settlement: Annotated[Path, typer.Option(help="Settlement file.")],
     movements: Annotated[Path, typer.Option(help="Movements, NDJSON or CSV.")],
     provider: Annotated[str, typer.Option(help="Provider connection name.")],
-    format: Annotated[  # noqa: A002 - the public option is --format
+    format: Annotated[
         str | None, typer.Option(help="Settlement file format (detected when omitted).")
     ] = None,
     window: Annotated[
