@@ -215,3 +215,7 @@ def reconcile(
         _fail(error)
         return
     raise typer.Exit(code=code)
+
+
+if __name__ == "__main__":
+    app()

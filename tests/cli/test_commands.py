@@ -1,0 +1,129 @@
+"""The ``zentra`` command line, run as a user runs it: a real process on a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.scenarios import movement, settlement_csv
+
+ZENTRA = [sys.executable, "-m", "zentra.cli.main"]
+
+
+def zentra(*args: str, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZENTRA_")}
+    if database_url is not None:
+        env["ZENTRA_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [*ZENTRA, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_tenants_and_keys_are_created_as_json(sqlite_url: str) -> None:
+    created = zentra("tenants", "create", "acme", "--json", database_url=sqlite_url)
+    assert created.returncode == 0, created.stderr
+    tenant = json.loads(created.stdout)
+    assert tenant["tenant_id"].startswith("ten_")
+    assert tenant["api_key"].startswith("zk_")
+    key = zentra(
+        "keys",
+        "create",
+        "--tenant",
+        tenant["tenant_id"],
+        "--role",
+        "operator",
+        "--role",
+        "auditor",
+        "--name",
+        "ops",
+        "--json",
+        database_url=sqlite_url,
+    )
+    assert key.returncode == 0, key.stderr
+    issued = json.loads(key.stdout)
+    assert issued["roles"] == ["auditor", "operator"]
+    assert issued["api_key"] != tenant["api_key"]
+    bad = zentra(
+        "keys",
+        "create",
+        "--tenant",
+        tenant["tenant_id"],
+        "--role",
+        "root",
+        "--name",
+        "x",
+        database_url=sqlite_url,
+    )
+    assert bad.returncode == 2
+    assert "roles must be" in bad.stderr
+
+
+def test_reconcile_prints_json_and_writes_the_report(tmp_path: Path) -> None:
+    movements = tmp_path / "movements.ndjson"
+    movements.write_text(
+        "".join(
+            json.dumps(m) + "\n"
+            for m in (movement("mv_1", "pi_1", 125000), movement("mv_2", "pi_2", 990))
+        )
+    )
+    settlement = tmp_path / "settlement.csv"
+    settlement.write_bytes(settlement_csv([("pi_1", "1250.00", "EUR"), ("pi_9", "3.00", "EUR")]))
+    out = tmp_path / "out"
+    result = zentra(
+        "reconcile",
+        "--settlement",
+        str(settlement),
+        "--movements",
+        str(movements),
+        "--provider",
+        "rail_primary",
+        "--output",
+        str(out),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "review"
+    assert summary["counts"] == {"external": 2, "internal": 2, "matched": 1, "exceptions": 2}
+    assert summary["exceptions_by_type"] == {
+        "missing_from_settlement": 1,
+        "unmatched_provider_row": 1,
+    }
+    assert len(summary["result_fingerprint"]) == 64
+    assert {"parse", "match", "persist", "total"} <= set(summary["seconds"])
+    matches = (out / "matches.csv").read_text().splitlines()
+    assert matches[0] == "rule,kind,external_row_ids,movement_ids"
+    assert matches[1].endswith(",mv_1")
+    exceptions = (out / "exceptions.csv").read_text().splitlines()
+    assert exceptions[1:] == [
+        "missing_from_settlement,pi_2,,mv_2",
+        f"unmatched_provider_row,pi_9,{exceptions[2].split(',')[2]},",
+    ]
+    assert "Reconciliation run" in (out / "report.html").read_text()
+
+
+def test_demo_tells_the_whole_story(sqlite_url: str) -> None:
+    result = zentra("demo", database_url=sqlite_url)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for planted in (
+        "missing_from_settlement",
+        "amount_mismatch",
+        "unmatched_provider_row",
+        "duplicate_provider_row",
+    ):
+        assert planted in out
+    assert "1 rejected" in out
+    assert "more decimals than EUR allows" in out
+    assert "created → matching → review" in out
+    assert "zk_" in out  # the API key to explore with
