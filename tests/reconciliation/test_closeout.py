@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 
 from sqlalchemy import select, text
 
@@ -280,3 +281,65 @@ def test_another_tenants_closeout_is_not_found(
     assert other.get(f"/reconciliation/closeouts/{summary['id']}/verify").status_code == 404
     assert other.post(f"/reconciliation/runs/{run.run_id}/closeout").status_code == 404
     assert client.get(f"/reconciliation/closeouts/{summary['id']}/verify").json()["valid"] is True
+
+
+def _race_seal_and_reopen(client: ApiClient, run_id: str, exception_id: str) -> dict[str, int]:
+    barrier = threading.Barrier(2)
+    answers: dict[str, int] = {}
+
+    def seal() -> None:
+        barrier.wait()
+        answers["seal"] = client.post(f"/reconciliation/runs/{run_id}/closeout").status_code
+
+    def reopen() -> None:
+        barrier.wait()
+        answers["reopen"] = client.post(
+            f"/reconciliation/exceptions/{exception_id}/transitions", json={"to": "reopened"}
+        ).status_code
+
+    threads = [threading.Thread(target=seal), threading.Thread(target=reopen)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def test_a_reopen_racing_the_seal_never_leaves_a_reopened_exception_in_a_sealed_run(
+    db: Database, tenant: TenantHandle, client: ApiClient
+) -> None:
+    for batch in range(1, 5):
+        run = make_review_run(db, tenant.tenant_id, batch=batch)
+        settle_all(client, run)
+        answers = _race_seal_and_reopen(client, run.run_id, run.exception_ids["amount_mismatch"])
+        # Either the reopen landed first (the seal is then blocked) or the seal did (the reopen
+        # is then refused); never both, never neither.
+        assert (answers["seal"], answers["reopen"]) in {(201, 409), (409, 200)}, answers
+        document = client.get(f"/reconciliation/runs/{run.run_id}/closeout")
+        if answers["seal"] == 201:
+            statuses = {e["status"] for e in json.loads(document.content)["exceptions"]}
+            assert "reopened" not in statuses
+        else:
+            assert document.status_code == 404
+
+
+def test_two_concurrent_seals_make_one_closeout(
+    db: Database, tenant: TenantHandle, client: ApiClient
+) -> None:
+    run = make_review_run(db, tenant.tenant_id)
+    settle_all(client, run)
+    barrier = threading.Barrier(3)
+    codes: list[int] = []
+
+    def seal() -> None:
+        barrier.wait()
+        codes.append(client.post(f"/reconciliation/runs/{run.run_id}/closeout").status_code)
+
+    threads = [threading.Thread(target=seal) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [201, 409, 409]
+    with db.unit_of_work(tenant.tenant_id) as session:
+        assert len(session.scalars(select(Closeout)).all()) == 1
