@@ -127,3 +127,69 @@ def test_demo_tells_the_whole_story(sqlite_url: str) -> None:
     assert "more decimals than EUR allows" in out
     assert "created → matching → review" in out
     assert "zk_" in out  # the API key to explore with
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_answers_health_openapi_and_runs_the_worker_in_process(sqlite_url: str) -> None:
+    import time
+
+    import httpx
+
+    tenant = json.loads(
+        zentra("tenants", "create", "acme", "--json", database_url=sqlite_url).stdout
+    )
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZENTRA_")}
+    env["ZENTRA_DATABASE_URL"] = sqlite_url
+    server = subprocess.Popen(
+        [*ZENTRA, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        assert httpx.get(f"{base}/readyz").json() == {"status": "ok"}
+        paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+        assert "/reconciliation/runs" in paths
+        assert "/settlement-files" in paths
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {tenant['api_key']}"}
+        ) as api:
+            file_id = api.post(
+                "/settlement-files",
+                data={"provider": "rail_primary"},
+                files={"file": ("s.csv", settlement_csv([("pi_1", "1.00", "EUR")]))},
+            ).json()["id"]
+            run = api.post(
+                "/reconciliation/runs",
+                json={
+                    "provider": "rail_primary",
+                    "settlement_file": file_id,
+                    "ledger_window": "2026-04-26",
+                },
+            ).json()
+            deadline = time.monotonic() + 30
+            while api.get(f"/reconciliation/runs/{run['id']}").json()["status"] != "review":
+                assert time.monotonic() < deadline, "the in-process worker did not run"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -184,3 +184,12 @@ def test_concurrent_requests_with_one_idempotency_key_create_one_run(
     assert all(a[2] == created[0][2] for a in replays)
     assert all('"idempotency_key_in_flight"' in a[2] for a in in_flight)
     assert len(client.get("/reconciliation/runs").json()["data"]) == 1
+
+
+def test_settlement_file_with_no_internal_activity_at_all(db: Database, client: ApiClient) -> None:
+    run = reconcile(client, db, settlement_csv([("pi_1", "1.00", "EUR")]))
+    assert run["status"] == "review"
+    assert run["counts"]["exceptions"]["by_type"] == {"unmatched_provider_row": 1}
+    assert run["totals"] == [
+        {"currency": "EUR", "provider_total": 100, "ledger_total": 0, "difference": 100}
+    ]

@@ -264,7 +264,9 @@ def _sum_by_currency(table: pa.Table) -> dict[str, int]:
 def _totals(external: pa.Table, internal: pa.Table, involved: set[str]) -> list[dict[str, Any]]:
     """Per currency: what the provider reported, what the ledger holds, and the difference
     (signed minor units; outflows negative)."""
-    involved_mask = pc.is_in(internal["movement_id"], value_set=pa.array(sorted(involved)))
+    involved_mask = pc.is_in(
+        internal["movement_id"], value_set=pa.array(sorted(involved), type=pa.string())
+    )
     provider = _sum_by_currency(external)
     ledger = _sum_by_currency(internal.filter(involved_mask))
     return [
