@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zentra.ingest.hashing import parsed_record_content_hash
+from zentra.ingest.hashing import flat_canonical_hash, parsed_record_content_hash
 from zentra.ingest.sources import ParsedRecord, detect_format, known_formats, parse_file
 from zentra.ingest.sources.csv_generic import parse_generic_csv
 from zentra.ingest.values import read_major_amount, read_minor_amount, read_timestamp
+from zentra.kit.canonical import canonical_hash
 from zentra.kit.errors import InvalidAmount, InvalidInput, UnreadableFile
 from zentra.kit.money import format_major
 
@@ -291,3 +292,25 @@ def test_parse_round_trips_amounts_and_shuffling_keeps_the_content_hashes(
     reparsed = parse_generic_csv(_serialize(shuffled))
     hashes = Counter(parsed_record_content_hash(r) for r in parsed.records)
     assert hashes == Counter(parsed_record_content_hash(r) for r in reparsed.records)
+
+
+_flat_values = (
+    st.none() | st.text() | st.integers(min_value=-(2**60), max_value=2**60) | st.booleans()
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.dictionaries(st.text(min_size=1, max_size=8), _flat_values, max_size=8))
+def test_the_fast_flat_hash_is_exactly_the_canonical_hash(value: dict[str, object]) -> None:
+    try:
+        expected = canonical_hash(value)
+    except Exception as exc:  # what JCS refuses, the fast path must refuse the same way
+        with pytest.raises(type(exc)):
+            flat_canonical_hash(value)  # type: ignore[arg-type]
+        return
+    assert flat_canonical_hash(value) == expected  # type: ignore[arg-type]
+
+
+def test_the_fast_flat_hash_on_escapes() -> None:
+    tricky = {"a": '"\\\x00\x1f\x7f\b\t\n\f\r é 𝄞 \u2028', "b": -(2**53 - 1), "c": None}
+    assert flat_canonical_hash(tricky) == canonical_hash(tricky)

