@@ -15,12 +15,20 @@ from tests.fixtures.scenarios import movement, settlement_csv
 ZENTRA = [sys.executable, "-m", "zentra.cli.main"]
 
 
-def zentra(*args: str, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
+def zentra(
+    *args: str, database_url: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZENTRA_")}
     if database_url is not None:
         env["ZENTRA_DATABASE_URL"] = database_url
     return subprocess.run(
-        [*ZENTRA, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        [*ZENTRA, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+        cwd=cwd,
     )
 
 
@@ -112,8 +120,8 @@ def test_reconcile_prints_json_and_writes_the_report(tmp_path: Path) -> None:
     assert "Reconciliation run" in (out / "report.html").read_text()
 
 
-def test_demo_tells_the_whole_story(sqlite_url: str) -> None:
-    result = zentra("demo", database_url=sqlite_url)
+def test_demo_tells_the_whole_story(sqlite_url: str, tmp_path: Path) -> None:
+    result = zentra("demo", database_url=sqlite_url, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for planted in (
@@ -127,6 +135,15 @@ def test_demo_tells_the_whole_story(sqlite_url: str) -> None:
     assert "more decimals than EUR allows" in out
     assert "created → matching → review" in out
     assert "zk_" in out  # the API key to explore with
+    assert "closeout refused (409): 4 exceptions still open" in out
+    assert "Ed25519 signature valid" in out
+    (closeout,) = (tmp_path / "zentra-output").glob("closeout_*.json")
+    verified = zentra("verify", str(closeout), "--json")
+    assert verified.returncode == 0
+    assert json.loads(verified.stdout)["valid"] is True
+    tampered = closeout.read_bytes().replace(b'"resolved"', b'"resolvee"', 1)
+    closeout.write_bytes(tampered)
+    assert zentra("verify", str(closeout)).returncode == 1
 
 
 def _free_port() -> int:

@@ -6,6 +6,7 @@ refused when they carry more decimals than the currency allows.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -13,6 +14,11 @@ from functools import lru_cache
 import iso4217
 
 from zentra.kit.errors import InvalidAmount, UnknownCurrency
+
+# A plain decimal: optional sign, ASCII digits, optionally a point followed by digits. No
+# exponent, no digit separators, no bare ".5" or "5." (each is a sign of a mangled export).
+_MAJOR_AMOUNT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+_MINOR_AMOUNT = re.compile(r"[+-]?[0-9]+")
 
 
 @lru_cache(maxsize=512)
@@ -49,12 +55,12 @@ def parse_major_amount(text: str, currency: str) -> int:
     cleaned = text.strip()
     if not cleaned:
         raise InvalidAmount("amount is empty")
+    if not _MAJOR_AMOUNT.fullmatch(cleaned):
+        raise InvalidAmount(f"{cleaned!r} is not a plain decimal amount (like 1250.00)")
     try:
         value = Decimal(cleaned)
-    except InvalidOperation as exc:
+    except InvalidOperation as exc:  # unreachable after the pattern; kept as a guard
         raise InvalidAmount(f"{cleaned!r} is not a decimal amount") from exc
-    if not value.is_finite():
-        raise InvalidAmount(f"{cleaned!r} is not a finite amount")
     exponent = currency_exponent(currency)
     scaled = value.scaleb(exponent)
     if scaled != scaled.to_integral_value():
@@ -65,7 +71,7 @@ def parse_major_amount(text: str, currency: str) -> int:
 def parse_minor_amount(text: str) -> int:
     """Parse an integer amount already in minor units (``"125000"``)."""
     cleaned = text.strip()
-    if not cleaned or not cleaned.lstrip("+-").isdigit():
+    if not _MINOR_AMOUNT.fullmatch(cleaned):
         raise InvalidAmount(f"{cleaned!r} is not an integer amount in minor units")
     return int(cleaned)
 
