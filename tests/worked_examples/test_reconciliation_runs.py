@@ -193,3 +193,23 @@ def test_settlement_file_with_no_internal_activity_at_all(db: Database, client: 
     assert run["totals"] == [
         {"currency": "EUR", "provider_total": 100, "ledger_total": 0, "difference": 100}
     ]
+
+
+def test_dry_run_reports_but_keeps_nothing_and_cannot_be_sealed(
+    db: Database, client: ApiClient
+) -> None:
+    import_movements(client, [movement("mv_1", "pi_1", 125000)])
+    file_id = upload(client, settlement_csv([("pi_1", "1250.00", "EUR"), ("pi_x", "1", "EUR")]))
+    created = start_run(client, file_id.json()["id"], dry_run=True)
+    default_worker(db).drain()
+    run = client.get(f"/reconciliation/runs/{created.json()['id']}").json()
+    assert run["status"] == "review"
+    assert run["dry_run"] is True
+    assert run["counts"]["matched"] == 1
+    assert run["counts"]["exceptions"]["by_type"] == {"unmatched_provider_row": 1}
+    assert len(run["result_fingerprint"]) == 64
+    assert client.get(f"/reconciliation/runs/{run['id']}/matches").json()["data"] == []
+    assert _exceptions(client, run["id"]) == []
+    sealed = client.post(f"/reconciliation/runs/{run['id']}/closeout")
+    assert sealed.status_code == 409
+    assert sealed.json()["unmet_requirements"] == [{"requirement": "not_a_dry_run"}]

@@ -83,8 +83,9 @@ def seal_closeout(session: Session, ctx: ActorContext, run_id: str) -> Closeout:
 
     Raises :class:`PermissionDenied` without ``approver``; :class:`NotFound` for another
     tenant's or no run; :class:`InvalidTransition` unless the run is in ``review``;
-    :class:`CloseoutBlocked` (with ``unmet_requirements``) while an exception is neither
-    resolved, written off nor carried forward; :class:`Conflict` when the tenant has no key.
+    :class:`CloseoutBlocked` (with ``unmet_requirements``) for a dry run, or while an
+    exception is neither resolved, written off nor carried forward; :class:`Conflict` when the
+    tenant has no key.
     """
     ctx.require_role("approver")
     run = repository.lock_run(session, ctx.tenant_id, run_id)
@@ -95,6 +96,12 @@ def seal_closeout(session: Session, ctx: ActorContext, run_id: str) -> Closeout:
             f"run {run.id} is {run.status}: only a run in review can be sealed",
             current_status=run.status,
             requested_status="closed",
+        )
+    if run.dry_run:
+        raise CloseoutBlocked(
+            f"run {run.id} is a dry run: it kept no matches or exceptions to seal",
+            run_id=run.id,
+            unmet_requirements=[{"requirement": "not_a_dry_run"}],
         )
     exceptions = repository.list_run_exceptions(session, ctx.tenant_id, run.id)
     unmet = [
