@@ -7,7 +7,9 @@ import io
 import json
 import threading
 
+import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import TenantHandle, make_tenant
 from tests.fixtures.api import ApiClient
@@ -215,8 +217,10 @@ def test_verify_endpoint_checks_with_the_tenants_key_and_sees_tampering(
     assert verdict["key_fingerprint"] == summary["signature"]["key_fingerprint"]
     assert verdict["checked_at"].endswith("Z")
 
-    # Someone with database access rewrites one decision in the stored document.
+    # Someone with owner access to the database drops the guards and rewrites one decision.
     with db.engine.begin() as conn:
+        if not db.is_postgres:
+            conn.execute(text("DROP TRIGGER closeouts_no_update"))
         conn.execute(
             text(
                 "UPDATE closeouts "
@@ -343,3 +347,15 @@ def test_two_concurrent_seals_make_one_closeout(
     assert sorted(codes) == [201, 409, 409]
     with db.unit_of_work(tenant.tenant_id) as session:
         assert len(session.scalars(select(Closeout)).all()) == 1
+
+
+def test_the_application_cannot_change_a_sealed_closeout(
+    db: Database, tenant: TenantHandle, client: ApiClient
+) -> None:
+    run = make_review_run(db, tenant.tenant_id)
+    settle_all(client, run)
+    assert client.post(f"/reconciliation/runs/{run.run_id}/closeout").status_code == 201
+    for statement in ("UPDATE closeouts SET document = '{}'", "DELETE FROM closeouts"):
+        with pytest.raises(DBAPIError, match=r"sealed|permission denied"):  # noqa: SIM117
+            with db.unit_of_work(tenant.tenant_id) as session:
+                session.execute(text(statement))

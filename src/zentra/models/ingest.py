@@ -25,7 +25,10 @@ class SettlementFile(TenantScoped, Base):
     """An uploaded provider or bank file, kept byte-exact with its sha256."""
 
     __tablename__ = "settlement_files"
-    __table_args__ = (UniqueConstraint("tenant_id", "provider", "sha256"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "provider", "sha256"),
+        Index("ix_settlement_files_file_id", "tenant_id", "file_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     provider: Mapped[str] = mapped_column(String(100))
