@@ -21,8 +21,8 @@ test: $(STAMP) lint typecheck
 	$(BIN)/pytest -n 2
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench migrations
-	$(BIN)/ruff format --check src tests bench migrations
+	$(BIN)/ruff check src tests migrations
+	$(BIN)/ruff format --check src tests migrations
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
