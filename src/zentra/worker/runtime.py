@@ -10,13 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
-
 from zentra.config import get_settings
 from zentra.kit.db import Database
-from zentra.kit.jobs import ClaimedJob, LeaseLost
-from zentra.kit.time import utcnow
-from zentra.models import Job
+from zentra.kit.jobs import (
+    ClaimedJob,
+    LeaseLost,
+    claim_next_job,
+    fail_job,
+    retry_job_later,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,32 +52,9 @@ class Worker:
 
     def claim(self) -> ClaimedJob | None:
         """Lease the oldest claimable job: queued and due, or running with an expired lease."""
-        now = utcnow()
         lease = timedelta(seconds=get_settings().job_lease_seconds)
         with self.database.unit_of_work() as session:
-            query = (
-                select(Job)
-                .where(
-                    Job.kind.in_(self.kinds),
-                    or_(
-                        (Job.status == "queued") & (Job.run_after <= now),
-                        (Job.status == "running") & (Job.lease_expires_at < now),
-                    ),
-                )
-                .order_by(Job.run_after, Job.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            job = session.scalars(query).first()
-            if job is None:
-                return None
-            job.status = "running"
-            job.attempts += 1
-            job.lease_expires_at = now + lease
-            job.locked_by = self.name
-            return ClaimedJob(
-                job.id, job.tenant_id, job.kind, dict(job.payload), job.attempts, self.name
-            )
+            return claim_next_job(session, list(self.kinds), self.name, lease)
 
     def run_once(self) -> bool:
         """Claim and run one job; False when there was nothing to do."""
@@ -112,15 +91,10 @@ class Worker:
     def _record_failure(self, job: ClaimedJob, kind: JobKind, reason: str) -> None:
         final = job.attempts >= MAX_ATTEMPTS
         with self.database.unit_of_work() as session:
-            values: dict[str, object] = {"last_error": reason, "lease_expires_at": None}
             if final:
-                values.update(status="failed", finished_at=utcnow())
+                fail_job(session, job, reason)
             else:
-                backoff = timedelta(seconds=2**job.attempts)
-                values.update(status="queued", run_after=utcnow() + backoff)
-            session.execute(
-                update(Job).where(Job.id == job.id, Job.locked_by == self.name).values(**values)
-            )
+                retry_job_later(session, job, reason, timedelta(seconds=2**job.attempts))
         if final:
             kind.on_failure(self.database, job, reason)
 
