@@ -400,18 +400,7 @@ def _import_rows(
             hint = hint.strip() if isinstance(hint, str) and hint.strip() else None
             try:
                 movement = read_movement(row.fields)
-                content = movement_content(
-                    movement_id=movement.movement_id,
-                    type=movement.type,
-                    provider=movement.provider,
-                    provider_reference=movement.provider_reference,
-                    amount_minor=movement.amount_minor,
-                    currency=movement.currency,
-                    status=movement.status,
-                    occurred_at=movement.occurred_at,
-                    ledger_entry_id=movement.ledger_entry_id,
-                    metadata=movement.metadata,
-                )
+                content = movement_content(**movement._asdict())
                 content_hash = movement_content_hash(content)
             except InvalidInput as exc:
                 result.rejected.append(MovementRejection(row.line, hint, exc.detail))
