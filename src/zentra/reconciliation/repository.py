@@ -225,16 +225,24 @@ def exception_counts_by_status(session: Session, tenant_id: str, run_id: str) ->
     return {status: int(count) for status, count in rows}
 
 
-def count_matches(session: Session, tenant_id: str, run_id: str) -> int:
-    """How many matches the run has now (manual changes included)."""
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Match)
-            .where(Match.tenant_id == tenant_id, Match.run_id == run_id)
+def exception_counts_by_run(
+    session: Session, tenant_id: str, run_ids: list[str]
+) -> dict[str, dict[str, int]]:
+    """``{run_id: {status: count}}`` for several runs, in one query."""
+    counts: dict[str, dict[str, int]] = {run_id: {} for run_id in run_ids}
+    if not run_ids:
+        return counts
+    rows = session.execute(
+        select(ReconciliationException.run_id, ReconciliationException.status, func.count())
+        .where(
+            ReconciliationException.tenant_id == tenant_id,
+            ReconciliationException.run_id.in_(run_ids),
         )
-        or 0
-    )
+        .group_by(ReconciliationException.run_id, ReconciliationException.status)
+    ).all()
+    for run_id, status, count in rows:
+        counts[run_id][status] = int(count)
+    return counts
 
 
 def list_matches(

@@ -87,10 +87,8 @@ def list_reconciliation_runs(
         covering=window,
     )
     page = rows[:page_size]
-    data = [
-        run_json(run, repository.exception_counts_by_status(session, ctx.tenant_id, run.id))
-        for run in page
-    ]
+    counts = repository.exception_counts_by_run(session, ctx.tenant_id, [run.id for run in page])
+    data = [run_json(run, counts[run.id]) for run in page]
     return {"data": data, "next_cursor": page[-1].id if len(rows) > page_size else None}
 
 
