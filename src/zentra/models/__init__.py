@@ -13,6 +13,7 @@ from zentra.models.reconciliation import (
     MatchLink,
     ReconciliationException,
     ReconciliationRun,
+    Ruleset,
 )
 from zentra.models.tenancy import ApiKey, SigningKey, Tenant
 
@@ -32,6 +33,7 @@ __all__ = [
     "OutboxEvent",
     "ReconciliationException",
     "ReconciliationRun",
+    "Ruleset",
     "SettlementFile",
     "SigningKey",
     "Tenant",

@@ -65,6 +65,9 @@ class ExternalRecord(TenantScoped, Base):
     currency: Mapped[str] = mapped_column(String(3))
     booked_at: Mapped[datetime | None]
     description: Mapped[str | None] = mapped_column(Text)
+    # A payout or batch id that groups rows (a payout's charges, fees and refunds).
+    group_key: Mapped[str | None] = mapped_column(String(200))
+    counterparty: Mapped[str | None] = mapped_column(String(500))
     raw: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
 

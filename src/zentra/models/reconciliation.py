@@ -49,6 +49,21 @@ class ReconciliationRun(TenantScoped, Base):
     updated_at: Mapped[datetime]
 
 
+class Ruleset(TenantScoped, Base):
+    """One immutable version of a tenant's named matching ruleset (SPEC 8)."""
+
+    __tablename__ = "reconciliation_rulesets"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", "version"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int]
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    definition_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
 class Match(TenantScoped, Base):
     """A link between external and internal records, with the rule and per-field deltas."""
 
