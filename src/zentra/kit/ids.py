@@ -31,6 +31,7 @@ Prefix = Literal[
     "idk",
     "sig",
     "req",
+    "rls",
 ]
 
 _lock = threading.Lock()
