@@ -1,0 +1,144 @@
+"""kit.bulk: rows written in bulk read back through the ORM exactly as if the ORM wrote them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from sqlalchemy import insert, select
+
+from tests.conftest import TenantHandle
+from zentra.kit.bulk import bulk_insert, json_text, utc_timestamps
+from zentra.kit.db import Database
+from zentra.models import Movement
+
+_PLUS_TWO = timezone(timedelta(hours=2))
+
+
+def _rows(tenant_id: str, prefix: str) -> list[dict[str, Any]]:
+    moments = [
+        datetime(2026, 4, 26, 23, 30, tzinfo=UTC),
+        datetime(2026, 4, 27, 1, 30, 15, 123456, tzinfo=_PLUS_TWO),
+        datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
+    metadata: list[Any] = [
+        {"order": "o1", "nested": {"a": [1, 2, None]}, "quote": 'x,"y"\n\\'},
+        {},
+        {"é": "𝄞\t\u2028"},
+    ]
+    return [
+        {
+            "id": f"mov_{prefix}{index}",
+            "tenant_id": tenant_id,
+            "movement_id": f"{prefix}{index}",
+            "type": "payment",
+            "provider": "rail",
+            "provider_reference": ['pi, "quoted"', "", "line\nbreak"][index],
+            "reference_key": "",
+            "amount_minor": [-(2**53 - 1), 0, 2**53 - 1][index],
+            "currency": "EUR",
+            "status": "succeeded",
+            "occurred_at": moment,
+            "occurred_on": moment.astimezone(UTC).date(),
+            "ledger_entry_id": [None, "", "le_1"][index],
+            "metadata_": metadata[index],
+            "content_hash": "0" * 64,
+            "created_at": datetime(2026, 5, 1, tzinfo=UTC),
+        }
+        for index, moment in enumerate(moments)
+    ]
+
+
+def _arrow(rows: list[dict[str, Any]]) -> pa.Table:
+    columns: dict[str, Any] = {}
+    for key in rows[0]:
+        name = "metadata" if key == "metadata_" else key
+        values = [row[key] for row in rows]
+        if isinstance(values[0], datetime):
+            columns[name] = utc_timestamps(values)
+        elif key == "metadata_":
+            columns[name] = pa.array([json_text(v) for v in values], pa.string())
+        elif isinstance(values[0], date):
+            columns[name] = pa.array(values, pa.date32())
+        else:
+            columns[name] = pa.array(values)
+    return pa.table(columns)
+
+
+def _read_back(db: Database, tenant_id: str, prefix: str) -> list[dict[str, Any]]:
+    with db.unit_of_work(tenant_id) as session:
+        stored = session.scalars(
+            select(Movement).where(Movement.movement_id.startswith(prefix)).order_by(Movement.id)
+        )
+        return [{column: getattr(m, column) for column in _rows("t", "p")[0]} for m in stored.all()]
+
+
+def _without_ids(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in row.items() if k not in ("id", "movement_id")} for row in rows]
+
+
+def test_bulk_rows_read_back_as_orm_written_rows(db: Database, tenant: TenantHandle) -> None:
+    orm_rows = _rows(tenant.tenant_id, "orm")
+    dict_rows = _rows(tenant.tenant_id, "dict")
+    arrow_rows = _rows(tenant.tenant_id, "arrow")
+    with db.unit_of_work(tenant.tenant_id) as session:
+        session.execute(insert(Movement), orm_rows)
+        assert (
+            bulk_insert(
+                session,
+                Movement.__table__,
+                [
+                    {("metadata" if k == "metadata_" else k): v for k, v in row.items()}
+                    for row in dict_rows
+                ],
+            )
+            == 3
+        )
+        assert bulk_insert(session, Movement.__table__, _arrow(arrow_rows)) == 3
+    expected = _without_ids(_read_back(db, tenant.tenant_id, "orm"))
+    assert expected[1]["occurred_at"] == datetime(2026, 4, 26, 23, 30, 15, 123456, tzinfo=UTC)
+    assert expected[0]["metadata_"]["quote"] == 'x,"y"\n\\'
+    for prefix in ("dict", "arrow"):
+        assert _without_ids(_read_back(db, tenant.tenant_id, prefix)) == expected
+    # The stored text on SQLite is byte-identical to what the ORM wrote.
+    with db.engine.connect() as connection:
+        if not db.is_postgres:
+            raw = connection.exec_driver_sql(
+                "SELECT movement_id, occurred_at, occurred_on, metadata FROM movements ORDER BY id"
+            ).all()
+            by_prefix: dict[str, list[tuple[Any, ...]]] = {}
+            for movement_id, *values in raw:
+                by_prefix.setdefault(movement_id.rstrip("012"), []).append(tuple(values))
+            assert by_prefix["dict"] == by_prefix["orm"] == by_prefix["arrow"]
+
+
+def test_empty_rows_insert_nothing(db: Database, tenant: TenantHandle) -> None:
+    with db.unit_of_work(tenant.tenant_id) as session:
+        assert bulk_insert(session, Movement.__table__, []) == 0
+        assert bulk_insert(session, Movement.__table__, _arrow(_rows("x", "a")).slice(0, 0)) == 0
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("shape", ["dicts", "arrow"])
+def test_row_level_security_refuses_another_tenants_rows(postgres_db: Database, shape: str) -> None:
+    from tests.conftest import make_tenant
+
+    acme = make_tenant(postgres_db, "acme")
+    other = make_tenant(postgres_db, "other")
+    rows = _rows(other.tenant_id, "x")
+    payload: Any = (
+        _arrow(rows)
+        if shape == "arrow"
+        else [{("metadata" if k == "metadata_" else k): v for k, v in row.items()} for row in rows]
+    )
+    import psycopg
+
+    with (
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"),
+        postgres_db.unit_of_work(acme.tenant_id) as session,
+    ):
+        bulk_insert(session, Movement.__table__, payload)
+    with postgres_db.unit_of_work(other.tenant_id) as session:
+        assert session.scalars(select(Movement)).all() == []
