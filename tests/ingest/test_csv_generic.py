@@ -65,7 +65,7 @@ def test_defaults_minor_units_and_naive_timestamps() -> None:
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        (",10.00,EUR,charge,2026-04-26", "provider_reference is empty"),
+        ("pi,10.00,,charge,2026-04-26", "currency is empty"),
         ("pi,10.00,XYZ,charge,2026-04-26", "currency: 'XYZ' is not an ISO 4217 currency code"),
         (
             "pi,10.001,EUR,charge,2026-04-26",

@@ -7,12 +7,14 @@ ORM object per row. A file's raw bytes are loaded only when asked for (``content
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+import pyarrow as pa
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
+from zentra.kit.bulk import bulk_insert
 from zentra.models import ExternalRecord, Movement, SettlementFile
 
 INSERT_CHUNK = 5000
@@ -93,10 +95,9 @@ def list_files(
     return list(session.scalars(query.order_by(SettlementFile.id).limit(limit)))
 
 
-def insert_external_records(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert external record rows (attribute names as keys) in chunks."""
-    for start in range(0, len(rows), INSERT_CHUNK):
-        session.execute(insert(ExternalRecord), list(rows[start : start + INSERT_CHUNK]))
+def insert_external_records(session: Session, rows: pa.Table) -> None:
+    """Insert external record rows (an Arrow table keyed by column names) in bulk."""
+    bulk_insert(session, cast(Table, ExternalRecord.__table__), rows)
 
 
 def list_external_records(

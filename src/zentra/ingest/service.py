@@ -14,15 +14,16 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, TypeVar
 
+import pyarrow as pa
 from rfc8785 import CanonicalizationError
 from sqlalchemy.orm import Session
 
 from zentra.audit.service import record_audit
 from zentra.ingest import repository
+from zentra.ingest.bulk_values import new_ids, reference_keys
 from zentra.ingest.hashing import (
     movement_content,
     movement_content_hash,
-    parsed_record_content_hash,
 )
 from zentra.ingest.movement_rows import (
     CSV_MEDIA_TYPES,
@@ -34,7 +35,8 @@ from zentra.ingest.movement_rows import (
     read_movement,
     read_ndjson_rows,
 )
-from zentra.ingest.sources import ParsedFile, ParsedRecord, detect_format, get_format
+from zentra.ingest.sources import ColumnarFile, detect_format, get_format, parse_file_columns
+from zentra.ingest.sources.columnar import records_table
 from zentra.kit.canonical import sha256_hex
 from zentra.kit.context import ActorContext
 from zentra.kit.errors import Conflict, InvalidInput, NotFound, UnreadableFile
@@ -88,27 +90,25 @@ def _known_outcome(file: SettlementFile) -> UploadResult:
     return UploadResult(file, created=False)
 
 
-def _external_record_row(
-    record: ParsedRecord, tenant_id: str, settlement_file_id: str, provider: str
-) -> dict[str, Any]:
-    return {
-        "id": new_id("ext"),
-        "tenant_id": tenant_id,
-        "settlement_file_id": settlement_file_id,
-        "provider": provider,
-        "line": record.line,
-        "row_id": record.row_id,
-        "provider_reference": record.provider_reference,
-        "reference_key": reference_key(record.provider_reference),
-        "type": record.type,
-        "amount_minor": record.amount_minor,
-        "fee_minor": record.fee_minor,
-        "currency": record.currency,
-        "booked_at": record.booked_at,
-        "description": record.description,
-        "raw": record.raw,
-        "content_hash": parsed_record_content_hash(record),
-    }
+def _external_record_rows(
+    records: pa.Table, tenant_id: str, settlement_file_id: str, provider: str
+) -> pa.Table:
+    """The ``external_records`` rows of a parsed file's records, as columns for bulk insert.
+
+    Ids are made in line order, so listing a file's records by id lists them in file order.
+    """
+    count = records.num_rows
+
+    def constant(value: str) -> pa.Array:
+        return pa.repeat(pa.scalar(value, pa.string()), count)
+
+    return (
+        records.append_column("id", new_ids("ext", count))
+        .append_column("tenant_id", constant(tenant_id))
+        .append_column("settlement_file_id", constant(settlement_file_id))
+        .append_column("provider", constant(provider))
+        .append_column("reference_key", reference_keys(records.column("provider_reference")))
+    )
 
 
 def upload_settlement_file(
@@ -149,11 +149,11 @@ def upload_settlement_file(
         return _known_outcome(known)
 
     format_name = requested or UNKNOWN_FORMAT
-    parsed = ParsedFile()
+    parsed = ColumnarFile(records_table([], []))
     refusal: UnreadableFile | None = None
     try:
         format_name = requested or detect_format(content)
-        parsed = get_format(format_name).parse(content)
+        parsed = parse_file_columns(content, format_name)
     except UnreadableFile as exc:
         refusal = exc
 
@@ -174,7 +174,7 @@ def upload_settlement_file(
         content=content,
         status=STATUS_REFUSED if refusal is not None else STATUS_PARSED,
         refusal_reason=refusal.detail if refusal is not None else None,
-        rows=len(parsed.records),
+        rows=parsed.table.num_rows,
         rejected_rows=[{"line": row.line, "reason": row.reason} for row in parsed.rejected],
         uploaded_by=ctx.actor,
         created_at=utcnow(),
@@ -186,15 +186,9 @@ def upload_settlement_file(
             raise Conflict("the settlement file is being uploaded concurrently; retry")
         return _known_outcome(known)
 
-    chunk = repository.INSERT_CHUNK
-    for start in range(0, len(parsed.records), chunk):
-        repository.insert_external_records(
-            session,
-            [
-                _external_record_row(record, ctx.tenant_id, file.id, provider_name)
-                for record in parsed.records[start : start + chunk]
-            ],
-        )
+    repository.insert_external_records(
+        session, _external_record_rows(parsed.table, ctx.tenant_id, file.id, provider_name)
+    )
     record_audit(
         session,
         ctx,

@@ -11,7 +11,9 @@ wins, so specific formats (a PSP's CSV report with its own header) must come bef
 
 from __future__ import annotations
 
-from zentra.ingest.sources import csv_generic
+from dataclasses import replace
+
+from zentra.ingest.sources import csv_fast, csv_generic
 from zentra.ingest.sources.base import (
     RECORD_TYPES,
     ParsedFile,
@@ -21,10 +23,12 @@ from zentra.ingest.sources.base import (
     Sniffer,
     SourceFormat,
 )
+from zentra.ingest.sources.columnar import ColumnarFile, columnar_from_parsed
 from zentra.kit.errors import InvalidInput, UnreadableFile
 
 __all__ = [
     "RECORD_TYPES",
+    "ColumnarFile",
     "ParsedFile",
     "ParsedRecord",
     "Parser",
@@ -35,6 +39,7 @@ __all__ = [
     "get_format",
     "known_formats",
     "parse_file",
+    "parse_file_columns",
     "register_format",
 ]
 
@@ -94,4 +99,29 @@ def parse_file(content: bytes, format_name: str) -> ParsedFile:
     return get_format(format_name).parse(content)
 
 
-register_format(csv_generic.SOURCE)
+def parse_file_columns(content: bytes, format_name: str) -> ColumnarFile:
+    """Parse ``content`` as ``format_name`` into a :class:`ColumnarFile` (records as columns).
+
+    The same answer as :func:`parse_file`, faster for formats with a columnar parser. Raises as
+    :func:`parse_file` does.
+    """
+    source = get_format(format_name)
+    if source.parse_columns is not None:
+        columnar: ColumnarFile = source.parse_columns(content)
+        return columnar
+    return columnar_from_parsed(source.parse(content))
+
+
+def _parse_generic_csv(content: bytes) -> ParsedFile:
+    return csv_fast.parse_generic_csv_columns(content).to_parsed_file()
+
+
+# The generic CSV is read by its columnar parser either way; csv_generic stays the reference
+# (and the fallback) that the columnar parser is tested against.
+register_format(
+    replace(
+        csv_generic.SOURCE,
+        parse=_parse_generic_csv,
+        parse_columns=csv_fast.parse_generic_csv_columns,
+    )
+)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 RECORD_TYPES = frozenset({"charge", "refund", "payout", "fee", "adjustment"})
 """The normalized types of an external record."""
@@ -27,7 +27,9 @@ class ParsedRecord(NamedTuple):
     Amounts are integers in minor units of ``currency`` (an upper-case ISO 4217 code);
     ``booked_at`` is timezone-aware UTC or None when the file does not say. ``line`` is the
     1-based physical line where the row starts (a CSV header is line 1) and ``raw`` the row's
-    original text, kept as evidence.
+    original text, kept as evidence. ``provider_reference`` may be empty (a bank line without a
+    reference; the engine matches it by amount, currency and date). ``group_key`` is a payout or
+    batch id grouping rows, ``counterparty`` who paid or was paid; both None when not given.
     """
 
     provider_reference: str
@@ -40,6 +42,8 @@ class ParsedRecord(NamedTuple):
     row_id: str | None
     line: int
     raw: str
+    group_key: str | None = None
+    counterparty: str | None = None
 
 
 class RejectedRow(NamedTuple):
@@ -66,12 +70,17 @@ Sniffer = Callable[[bytes], bool]
 
 @dataclass(frozen=True, slots=True)
 class SourceFormat:
-    """A file format Zentra can ingest: its public name, a recognizer and a parser."""
+    """A file format Zentra can ingest: its public name, a recognizer and a parser.
+
+    ``parse_columns``, when given, is a faster parser with the same answer returning the records
+    as an Arrow table (``sources.columnar.ColumnarFile``); uploads use it when present.
+    """
 
     name: str
     description: str
     sniff: Sniffer
     parse: Parser
+    parse_columns: Callable[[bytes], Any] | None = None
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 A header row names the columns, in any order (trimmed, case-insensitive):
 
 =====================  ==========================================================================
-``provider_reference``  required; the provider's reference of the transaction
+``provider_reference``  required column; the provider's reference of the transaction (may be empty:
+                        bank lines often carry none)
 ``amount``              decimal in major units (``1250.00``); no more decimals than the currency's
                         ISO 4217 exponent. Or ``amount_minor``, an integer in minor units; when a
                         row carries both they must agree
@@ -13,6 +14,9 @@ A header row names the columns, in any order (trimmed, case-insensitive):
 ``fee``                 optional, major units (or ``fee_minor``, integer minor units)
 ``description``         optional free text
 ``row_id``              optional; the provider's id of the row (the external row id)
+``group_key``           optional; a payout or batch id grouping rows (or ``payout_id``,
+                        ``batch_id``: the first of the three the header names is read)
+``counterparty``        optional; who paid or was paid
 =====================  ==========================================================================
 
 Other columns are ignored (they stay in each record's ``raw`` text). The separator is normally a
@@ -45,6 +49,10 @@ NAME = "csv"
 KEY_COLUMN = "provider_reference"
 REFERENCE_MAX = 200
 ROW_ID_MAX = 200
+GROUP_KEY_MAX = 200
+COUNTERPARTY_MAX = 500
+GROUP_KEY_COLUMNS = ("group_key", "payout_id", "batch_id")
+"""Names of the group key column, in order of preference when a header names several."""
 _TYPES_TEXT = ", ".join(sorted(RECORD_TYPES))
 _FEE_CACHE_SIZE = 4096
 
@@ -56,10 +64,12 @@ class _Columns:
         "amount",
         "amount_minor",
         "booked_at",
+        "counterparty",
         "currency",
         "description",
         "fee",
         "fee_minor",
+        "group_key",
         "reference",
         "row_id",
         "type",
@@ -86,6 +96,10 @@ class _Columns:
         self.fee_minor = columns.get("fee_minor")
         self.description = columns.get("description")
         self.row_id = columns.get("row_id")
+        self.group_key = next(
+            (columns[name] for name in GROUP_KEY_COLUMNS if name in columns), None
+        )
+        self.counterparty = columns.get("counterparty")
 
 
 def _optional(fields: list[str], index: int | None) -> str:
@@ -125,8 +139,6 @@ class _RowReader:
     def read(self, fields: list[str], line: int, raw: str) -> ParsedRecord:
         cols = self.columns
         reference = fields[cols.reference].strip()
-        if not reference:
-            raise InvalidInput(f"{KEY_COLUMN} is empty")
         if len(reference) > REFERENCE_MAX:
             raise InvalidInput(f"{KEY_COLUMN} is longer than {REFERENCE_MAX} characters")
         currency_text = fields[cols.currency]
@@ -172,8 +184,32 @@ class _RowReader:
         row_id = None
         if cols.row_id is not None:
             row_id = read_text(fields[cols.row_id], "row_id", max_length=ROW_ID_MAX, required=False)
+        group_key = None
+        if cols.group_key is not None:
+            group_key = read_text(
+                fields[cols.group_key], "group_key", max_length=GROUP_KEY_MAX, required=False
+            )
+        counterparty = None
+        if cols.counterparty is not None:
+            counterparty = read_text(
+                fields[cols.counterparty],
+                "counterparty",
+                max_length=COUNTERPARTY_MAX,
+                required=False,
+            )
         return ParsedRecord(
-            reference, record_type, amount, fee, currency, booked_at, description, row_id, line, raw
+            reference,
+            record_type,
+            amount,
+            fee,
+            currency,
+            booked_at,
+            description,
+            row_id,
+            line,
+            raw,
+            group_key,
+            counterparty,
         )
 
 
