@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -680,7 +681,7 @@ def _payout_fee(state: _State, currency: str, charges: list[int], below: int | N
     if below is not None:
         start = max(1, min(start, below // 4))
     stop = below if below is not None else total
-    for fee in (*range(start, stop), *range(start - 1, 0, -1)):
+    for fee in chain(range(start, stop), range(start - 1, 0, -1)):
         if state.claim(currency, fee):
             if state.claim(currency, total - fee):
                 return fee
