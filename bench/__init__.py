@@ -1,0 +1,1 @@
+"""Zentra benchmarks: data generators, harnesses and baselines; results as JSON."""

@@ -1,0 +1,1 @@
+"""ReconBench: reconciliation quality and throughput of Zentra against baselines (README.md)."""

@@ -1,0 +1,1 @@
+"""Tests of the ReconBench generator, metrics and baselines."""
