@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from bench.recon import baseline_pandas, baseline_rowbyrow
+from bench.recon import baseline_rowbyrow
 from bench.recon.generate import (
     EXPONENTS,
     SETTLEMENT_HEADER,
@@ -256,6 +256,9 @@ def test_no_prediction_scores_zero_recall_and_no_precision() -> None:
 
 
 def test_pandas_baseline_runs_and_is_scored(dataset: Path, tmp_path: Path) -> None:
+    pytest.importorskip("pandas", reason="the bench extra is not installed")
+    from bench.recon import baseline_pandas
+
     output = tmp_path / "pandas"
     result = baseline_pandas.run(dataset / "settlement.csv", dataset / "movements.ndjson", output)
     assert set(result["seconds"]) == {"parse", "match", "report", "total"}
