@@ -38,7 +38,7 @@ import json
 import random
 import shutil
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -121,6 +121,7 @@ _SECOND = (
 _SUFFIX = ("GmbH", "Ltd", "LLC", "SARL", "BV", "AB", "Inc", "SpA", "Oy", "KK")
 _CITY = ("Berlin", "London", "Paris", "Madrid", "Vienna", "Oslo", "Tokyo", "Zurich", "Dublin")
 _MASK = (1 << 64) - 1
+_POW10: tuple[int, ...] = (1, 10, 100, 1_000, 10_000)
 
 
 def format_major(minor: int, exponent: int) -> str:
@@ -250,10 +251,10 @@ class _State:
         """A positive amount in minor units: 1 to 9,999 major units (JPY: 100 to 999,999)."""
         exponent = EXPONENTS[currency]
         digits = self.rng.choice((1, 2, 2, 3, 3, 3, 4))
-        whole = self.rng.randrange(10 ** (digits - 1), 10**digits)
+        whole = self.rng.randrange(_POW10[digits - 1], _POW10[digits])
         if exponent == 0:
             return whole * 100 + self.rng.randrange(100)
-        return whole * 10**exponent + self.rng.randrange(10**exponent)
+        return whole * _POW10[exponent] + self.rng.randrange(_POW10[exponent])
 
     def claim(self, currency: str, amount: int) -> bool:
         """Reserve (currency, |amount|) for one unreferenced row; False if already taken."""
@@ -758,7 +759,7 @@ def _plant_payout(state: _State, w: _Writers, case: str) -> None:
     w.label(case, [row_id], movement_ids, expect)
 
 
-_PLANTERS = {
+_PLANTERS: dict[str, Callable[[_State, _Writers], object]] = {
     "exact": _plant_exact,
     "duplicate": _plant_duplicate,
     "amount_delta": _plant_amount_delta,

@@ -242,13 +242,13 @@ def score(
                 recall=case_recall,
                 f1=_f1(case_precision, case_recall),
             )
-        stats = exception_stats.get(case)
-        if stats:
+        case_stats = exception_stats.get(case)
+        if case_stats:
             entry.update(
-                exception_labels=stats["labels"],
-                exception_correct=stats["exception_correct"],
-                exception_accuracy=_ratio(stats["exception_correct"], stats["labels"]),
-                wrongly_matched=stats["wrongly_matched"],
+                exception_labels=case_stats["labels"],
+                exception_correct=case_stats["exception_correct"],
+                exception_accuracy=_ratio(case_stats["exception_correct"], case_stats["labels"]),
+                wrongly_matched=case_stats["wrongly_matched"],
             )
         by_case[case] = entry
     return {

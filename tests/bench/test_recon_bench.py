@@ -88,7 +88,7 @@ def test_shares_are_roughly_as_configured(dataset: Path) -> None:
 def test_amounts_are_plain_decimals_with_the_currency_exponent(dataset: Path) -> None:
     header = (dataset / "settlement.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header == SETTLEMENT_HEADER
-    currencies = Counter()
+    currencies: Counter[str] = Counter()
     for row in _settlement(dataset):
         currencies[row["currency"]] += 1
         exponent = EXPONENTS[row["currency"]]
