@@ -1,4 +1,4 @@
-"""The Arrow schemas the engine reads and writes, and how amounts are signed for comparison."""
+"""The Arrow schemas the engine reads, and how amounts are signed for comparison."""
 
 from __future__ import annotations
 
@@ -44,8 +44,12 @@ EXTERNAL_SCHEMA: Final = pa.schema(
         ("type_class", pa.string()),
         ("amount_minor", pa.int64()),
         ("signed_amount", pa.int64()),
+        ("fee_minor", pa.int64()),
         ("currency", pa.string()),
         ("booked_on", pa.date32()),
+        ("description", pa.string()),
+        ("counterparty", pa.string()),
+        ("group_key", pa.string()),
     ]
 )
 
@@ -62,6 +66,8 @@ INTERNAL_SCHEMA: Final = pa.schema(
         # False for movements loaded only as candidates from before the ledger window: they
         # may match, but are never reported missing by this run.
         ("in_window", pa.bool_()),
+        # The movement's metadata as JSON text; rules read keys of it (``metadata.payout_id``).
+        ("metadata_json", pa.string()),
     ]
 )
 
@@ -77,11 +83,18 @@ def _signed(type_class: pa.Array, amount: pa.ChunkedArray | pa.Array) -> pa.Arra
     return pc.if_else(outflow, pc.negate(pc.abs(amount)), amount)
 
 
+def _column(raw: pa.Table, name: str, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """``raw[name]`` when present, else nulls (older sources lack optional columns)."""
+    if name in raw.column_names:
+        return raw[name]
+    return pa.nulls(raw.num_rows, type=type_)
+
+
 def prepare_external(raw: pa.Table) -> pa.Table:
     """Engine input from raw external columns: id, content_hash, provider_reference,
-    reference_key, type, amount_minor, currency, booked_at (UTC timestamp or null)."""
+    reference_key, type, amount_minor, currency, booked_at (UTC timestamp or null), and
+    optionally fee_minor, description, counterparty, group_key."""
     type_class = _type_classes(raw["type"], EXTERNAL_TYPE_CLASS)
-    booked_on = pc.cast(raw["booked_at"], pa.date32())
     table = pa.table(
         {
             "id": raw["id"],
@@ -91,8 +104,12 @@ def prepare_external(raw: pa.Table) -> pa.Table:
             "type_class": type_class,
             "amount_minor": raw["amount_minor"],
             "signed_amount": _signed(type_class, raw["amount_minor"]),
+            "fee_minor": _column(raw, "fee_minor", pa.int64()),
             "currency": raw["currency"],
-            "booked_on": booked_on,
+            "booked_on": pc.cast(raw["booked_at"], pa.date32()),
+            "description": _column(raw, "description", pa.string()),
+            "counterparty": _column(raw, "counterparty", pa.string()),
+            "group_key": _column(raw, "group_key", pa.string()),
         }
     )
     return table.cast(EXTERNAL_SCHEMA)
@@ -100,7 +117,7 @@ def prepare_external(raw: pa.Table) -> pa.Table:
 
 def prepare_internal(raw: pa.Table) -> pa.Table:
     """Engine input from raw movement columns: movement_id, provider_reference, reference_key,
-    type, amount_minor, currency, occurred_on (date), in_window (bool)."""
+    type, amount_minor, currency, occurred_on (date), in_window (bool), metadata_json."""
     type_class = _type_classes(raw["type"], MOVEMENT_TYPE_CLASS)
     table = pa.table(
         {
@@ -113,6 +130,7 @@ def prepare_internal(raw: pa.Table) -> pa.Table:
             "currency": raw["currency"],
             "occurred_on": raw["occurred_on"],
             "in_window": raw["in_window"],
+            "metadata_json": _column(raw, "metadata_json", pa.string()),
         }
     )
     return table.cast(INTERNAL_SCHEMA)

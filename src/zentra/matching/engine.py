@@ -1,157 +1,187 @@
-"""The reference-matching stage, as SQL over whole columns.
+"""The matching engine: a ruleset applied as a waterfall over whole columns.
 
-Stage order matters, and each stage sees only what the earlier ones left:
+``match_records`` takes the two sides as Arrow tables and a ruleset, and runs each rule in
+order on what the earlier rules left open (``stages/``). Then it classifies what is left:
 
-1. **exact** — same reference key, type class, currency and signed amount. Repeated identical
-   keys pair up by occurrence rank (externals ordered by content hash, movements by id), so
-   two provider rows and two movements with the same key make two matches, never four.
-2. **classify the leftover provider rows** in each (reference, type class) group:
-   a row whose content was already matched or already seen is a ``duplicate_provider_row``;
-   so is a row of a group that matched and has no movement left. A row whose group has no
-   movement at all is an ``unmatched_provider_row``. One row against one leftover movement is an
-   ``amount_mismatch`` or ``currency_mismatch``; anything else is an ``ambiguous_match`` that
-   names its candidates — never a guess.
-3. **missing** — movements in the window that no match or exception accounts for become
-   ``missing_from_settlement``.
+- provider rows still tied with candidates: ``ambiguous_match`` (never a guess);
+- other provider rows: ``unmatched_provider_row``;
+- movements of the window that no match or exception accounts for: ``missing_from_settlement``.
 
-Every tie is broken on natural keys (content hash, movement id), so shuffled input, a re-run
-or another thread count give the same tables and the same fingerprint.
+Every exception carries its nearest three candidates on the other side (same currency, closest
+amount, then closest date) with per-field deltas: the "why not matched". Every match carries
+its rule and deltas. No decision depends on input order, thread count or generated ids: ties are
+broken on natural keys or not at all, so shuffled input and re-runs give the same
+``result_fingerprint``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 
-from zentra.matching.columns import EXTERNAL_SCHEMA, INTERNAL_SCHEMA
+from zentra.matching.rules import DEFAULT_RULESET, Rule, RulesetDefinition
+from zentra.matching.stages.exact import run_exact_reference
+from zentra.matching.stages.groups import run_group_key, run_subset_sum
+from zentra.matching.stages.one_to_one import run_amount_date, run_fuzzy
+from zentra.matching.workspace import Workspace
 
-EXACT_REFERENCE_RULE = "exact_reference"  # the rule name the exact stage writes
+EXACT_REFERENCE_RULE = "exact_reference"
 
-_STAGES = (
-    # 1. exact matches, paired by occurrence rank within identical keys
+STAGES: dict[str, Callable[[Workspace, Rule], None]] = {
+    "exact_reference": run_exact_reference,
+    "group_key": run_group_key,
+    "amount_date": run_amount_date,
+    "fuzzy": run_fuzzy,
+    "subset_sum": run_subset_sum,
+}
+
+_FINAL = (
+    # Rows still tied after every rule: ambiguous, with all their noted candidates.
     """
-    CREATE TEMP TABLE e AS
-    SELECT *, row_number() OVER (
-        PARTITION BY reference_key, type_class, currency, signed_amount
-        ORDER BY content_hash, id) AS occ
-    FROM ext
+    INSERT INTO exc_out
+    SELECT 'ambiguous_match', min(n.rule), n.external_id, NULL,
+           list(DISTINCT n.movement_id ORDER BY n.movement_id), []::VARCHAR[], NULL
+    FROM notes n JOIN e_open e ON e.id = n.external_id
+    GROUP BY n.external_id
     """,
     """
-    CREATE TEMP TABLE i AS
-    SELECT *, row_number() OVER (
-        PARTITION BY reference_key, type_class, currency, signed_amount
-        ORDER BY movement_id) AS occ
-    FROM int WHERE reference_key <> ''
+    INSERT INTO exc_out
+    SELECT 'unmatched_provider_row', NULL, e.id, NULL, []::VARCHAR[], []::VARCHAR[], NULL
+    FROM e_open e WHERE e.id NOT IN (SELECT external_id FROM notes)
     """,
     """
-    CREATE TEMP TABLE exact AS
-    SELECT 'exact_reference' AS rule, e.id AS external_id, i.movement_id, e.content_hash,
-           e.provider_reference,
-           e.reference_key, e.type_class, e.currency,
-           e.signed_amount - i.signed_amount AS amount_delta,
-           date_diff('day', i.occurred_on, e.booked_on) AS days_delta
-    FROM e JOIN i USING (reference_key, type_class, currency, signed_amount, occ)
+    INSERT INTO exc_out
+    SELECT 'missing_from_settlement', NULL, NULL, i.movement_id, []::VARCHAR[], []::VARCHAR[],
+           NULL
+    FROM i_open i
+    WHERE i.in_window AND i.movement_id NOT IN (
+        SELECT unnest(candidate_ids) FROM exc_out WHERE type = 'ambiguous_match')
     """,
-    "CREATE TEMP TABLE e_left AS SELECT * FROM e WHERE id NOT IN (SELECT external_id FROM exact)",
+)
+
+# The nearest three candidates by amount: in each currency, the three open movements below and
+# above a row's amount (by sorted position) contain its three nearest.
+_NEAREST = (
     """
-    CREATE TEMP TABLE i_left AS
-    SELECT * FROM i WHERE movement_id NOT IN (SELECT movement_id FROM exact)
-    """,
-    # 2. classify leftover provider rows per (reference, type class) group
-    """
-    CREATE TEMP TABLE groups_left AS
-    SELECT reference_key, type_class, count(*) AS n_internal,
-           list(movement_id ORDER BY movement_id) AS candidate_ids,
-           min(movement_id) AS only_movement_id
-    FROM i_left GROUP BY reference_key, type_class
+    CREATE TEMP TABLE near_i AS
+    SELECT movement_id, currency, signed_amount, occurred_on,
+           row_number() OVER (PARTITION BY currency ORDER BY signed_amount, movement_id) AS pos
+    FROM i_open
     """,
     """
-    CREATE TEMP TABLE e_flagged AS
-    SELECT l.*, g.n_internal, g.candidate_ids, g.only_movement_id,
-           (l.content_hash IN (SELECT content_hash FROM exact)
-             OR row_number() OVER (PARTITION BY l.content_hash ORDER BY l.id) > 1
-             OR (g.n_internal IS NULL AND EXISTS (
-                   SELECT 1 FROM exact x
-                   WHERE x.reference_key = l.reference_key AND x.type_class = l.type_class))
-           ) AS is_duplicate
-    FROM e_left l LEFT JOIN groups_left g USING (reference_key, type_class)
+    CREATE TEMP TABLE near_e AS
+    SELECT id, currency, signed_amount, booked_on,
+           row_number() OVER (PARTITION BY currency ORDER BY signed_amount, id) AS pos
+    FROM e_open
     """,
     """
-    CREATE TEMP TABLE e_classified AS
-    SELECT *, count(*) FILTER (WHERE NOT is_duplicate) OVER (
-                PARTITION BY reference_key, type_class) AS n_external
-    FROM e_flagged
+    CREATE TEMP TABLE near_for_rows AS
+    WITH anchor AS (
+        SELECT x.external_id, e.currency, e.signed_amount, e.booked_on,
+               coalesce(a.pos, 0) AS pos
+        FROM exc_out x JOIN ext e ON e.id = x.external_id
+        ASOF LEFT JOIN near_i a
+          ON a.currency = e.currency AND a.signed_amount <= e.signed_amount
+        WHERE x.type = 'unmatched_provider_row'),
+    ranked AS (
+        SELECT a.external_id, n.movement_id,
+               a.signed_amount - n.signed_amount AS amount_delta,
+               date_diff('day', n.occurred_on, a.booked_on) AS days_delta,
+               row_number() OVER (
+                   PARTITION BY a.external_id
+                   ORDER BY abs(a.signed_amount - n.signed_amount),
+                            abs(date_diff('day', n.occurred_on, a.booked_on)), n.movement_id
+               ) AS rank
+        FROM anchor a JOIN near_i n
+          ON n.currency = a.currency AND n.pos BETWEEN a.pos - 2 AND a.pos + 3)
+    SELECT external_id,
+           list({'id': movement_id, 'amount_delta': amount_delta, 'days_delta': days_delta}
+                ORDER BY rank) AS nearest
+    FROM ranked WHERE rank <= 3 GROUP BY external_id
     """,
     """
-    CREATE TEMP TABLE ext_exceptions AS
-    SELECT
-        CASE
-            WHEN c.is_duplicate THEN 'duplicate_provider_row'
-            WHEN c.n_internal IS NULL THEN 'unmatched_provider_row'
-            WHEN c.n_internal = 1 AND c.n_external = 1 AND m.currency <> c.currency
-                THEN 'currency_mismatch'
-            WHEN c.n_internal = 1 AND c.n_external = 1 THEN 'amount_mismatch'
-            ELSE 'ambiguous_match'
-        END AS type,
-        c.id AS external_id, c.content_hash, c.provider_reference, c.reference_key,
-        c.type_class,
-        CASE WHEN NOT c.is_duplicate AND c.n_internal = 1 AND c.n_external = 1
-             THEN c.only_movement_id END AS movement_id,
-        c.amount_minor, c.currency,
-        m.amount_minor AS internal_amount_minor, m.currency AS internal_currency,
-        CASE WHEN NOT c.is_duplicate AND c.n_internal = 1 AND c.n_external = 1
-             AND m.currency = c.currency THEN c.signed_amount - m.signed_amount END
-            AS amount_delta,
-        CASE WHEN NOT c.is_duplicate AND c.n_internal IS NOT NULL
-             THEN c.candidate_ids ELSE []::VARCHAR[] END AS candidate_ids
-    FROM e_classified c
-    LEFT JOIN i_left m ON m.movement_id = c.only_movement_id AND c.n_internal = 1
-    """,
-    # 3. movements no match or exception accounts for
-    """
-    CREATE TEMP TABLE consumed AS
-    SELECT DISTINCT unnest(candidate_ids) AS movement_id FROM ext_exceptions
-    WHERE type <> 'duplicate_provider_row'
-    """,
-    """
-    CREATE TEMP TABLE missing AS
-    SELECT 'missing_from_settlement' AS type, NULL::VARCHAR AS external_id,
-           NULL::VARCHAR AS content_hash, provider_reference, reference_key, type_class,
-           movement_id, amount_minor, currency,
-           amount_minor AS internal_amount_minor, currency AS internal_currency,
-           NULL::BIGINT AS amount_delta, []::VARCHAR[] AS candidate_ids
-    FROM int
-    WHERE in_window
-      AND movement_id NOT IN (SELECT movement_id FROM exact)
-      AND movement_id NOT IN (SELECT movement_id FROM consumed)
+    CREATE TEMP TABLE near_for_movements AS
+    WITH anchor AS (
+        SELECT x.movement_id, i.currency, i.signed_amount, i.occurred_on,
+               coalesce(a.pos, 0) AS pos
+        FROM exc_out x JOIN int i ON i.movement_id = x.movement_id
+        ASOF LEFT JOIN near_e a
+          ON a.currency = i.currency AND a.signed_amount <= i.signed_amount
+        WHERE x.type = 'missing_from_settlement'),
+    ranked AS (
+        SELECT a.movement_id, n.id,
+               n.signed_amount - a.signed_amount AS amount_delta,
+               date_diff('day', a.occurred_on, n.booked_on) AS days_delta,
+               row_number() OVER (
+                   PARTITION BY a.movement_id
+                   ORDER BY abs(n.signed_amount - a.signed_amount),
+                            abs(date_diff('day', a.occurred_on, n.booked_on)), n.id
+               ) AS rank
+        FROM anchor a JOIN near_e n
+          ON n.currency = a.currency AND n.pos BETWEEN a.pos - 2 AND a.pos + 3)
+    SELECT movement_id,
+           list({'id': id, 'amount_delta': amount_delta, 'days_delta': days_delta}
+                ORDER BY rank) AS nearest
+    FROM ranked WHERE rank <= 3 GROUP BY movement_id
     """,
 )
 
 _MATCHES_QUERY = """
-SELECT external_id, movement_id, content_hash, provider_reference, currency,
-       amount_delta, days_delta, rule
-FROM exact ORDER BY content_hash, movement_id, external_id
+SELECT m.rule, m.kind, m.amount_delta, m.days_delta, m.similarity,
+       list(l.external_id ORDER BY e.content_hash, l.external_id)
+           FILTER (WHERE l.external_id IS NOT NULL) AS external_ids,
+       list(e.content_hash ORDER BY e.content_hash, l.external_id)
+           FILTER (WHERE l.external_id IS NOT NULL) AS content_hashes,
+       list(l.movement_id ORDER BY l.movement_id)
+           FILTER (WHERE l.movement_id IS NOT NULL) AS movement_ids,
+       min(e.provider_reference) AS provider_reference,
+       min(e.currency) AS currency
+FROM match_info m JOIN links l USING (match_key) LEFT JOIN ext e ON e.id = l.external_id
+GROUP BY m.match_key, m.rule, m.kind, m.amount_delta, m.days_delta, m.similarity
+ORDER BY content_hashes, movement_ids
 """
 
 _EXCEPTIONS_QUERY = """
-SELECT * FROM (SELECT * FROM ext_exceptions UNION ALL SELECT * FROM missing)
-ORDER BY type, reference_key, content_hash NULLS LAST, movement_id NULLS LAST, external_id
+SELECT x.type, x.rule, x.external_id, e.content_hash,
+       coalesce(e.provider_reference, i.provider_reference) AS provider_reference,
+       x.movement_id,
+       coalesce(e.amount_minor, i.amount_minor) AS amount_minor,
+       coalesce(e.currency, i.currency) AS currency,
+       CASE WHEN e.id IS NOT NULL THEN i.amount_minor END AS internal_amount_minor,
+       CASE WHEN e.id IS NOT NULL THEN i.currency END AS internal_currency,
+       x.amount_delta, x.candidate_ids, x.candidate_external_ids,
+       coalesce(nr.nearest, nm.nearest) AS nearest
+FROM exc_out x
+LEFT JOIN ext e ON e.id = x.external_id
+LEFT JOIN int i ON i.movement_id = x.movement_id
+LEFT JOIN near_for_rows nr ON nr.external_id = x.external_id
+LEFT JOIN near_for_movements nm ON nm.movement_id = x.movement_id
+ORDER BY x.type, e.content_hash NULLS LAST, x.movement_id NULLS LAST, x.external_id
 """
 
-# The fingerprint covers natural keys only: content hashes, movement ids, references, types.
-# Each entry is hashed alone; the sorted entry hashes are hashed together.
+# The fingerprint covers decisions by natural keys only: content hashes, movement ids,
+# references, types and rules. Each entry is hashed alone; the sorted hashes are hashed together.
 _FINGERPRINT_QUERY = """
-WITH entries AS (
-    SELECT sha256(concat_ws(chr(31), 'match', rule, provider_reference, content_hash,
-                            movement_id)) AS digest
-    FROM exact
+WITH batch_hashes AS (
+    SELECT x.rowid AS exception_row,
+           string_agg(e.content_hash, ';' ORDER BY e.content_hash) AS hashes
+    FROM (SELECT rowid, unnest(candidate_external_ids) AS id FROM exc_out) x
+    JOIN ext e USING (id) GROUP BY x.rowid
+),
+entries AS (
+    SELECT sha256(concat_ws(chr(31), 'match', rule, kind,
+                            array_to_string(content_hashes, ';'),
+                            array_to_string(movement_ids, ';'))) AS digest
+    FROM matches_out
     UNION ALL
-    SELECT sha256(concat_ws(chr(31), 'exception', type, provider_reference,
-                            coalesce(content_hash, ''), coalesce(movement_id, ''),
-                            array_to_string(candidate_ids, ';'))) AS digest
-    FROM (SELECT * FROM ext_exceptions UNION ALL SELECT * FROM missing)
+    SELECT sha256(concat_ws(chr(31), 'exception', x.type, coalesce(e.provider_reference, ''),
+                            coalesce(e.content_hash, ''), coalesce(x.movement_id, ''),
+                            array_to_string(x.candidate_ids, ';'), coalesce(b.hashes, '')
+                            )) AS digest
+    FROM exc_out x LEFT JOIN ext e ON e.id = x.external_id
+    LEFT JOIN batch_hashes b ON b.exception_row = x.rowid
 )
 SELECT sha256(coalesce(string_agg(digest, '' ORDER BY digest), '')) FROM entries
 """
@@ -161,10 +191,12 @@ SELECT sha256(coalesce(string_agg(digest, '' ORDER BY digest), '')) FROM entries
 class MatchOutcome:
     """What the engine decided.
 
-    ``matches``: external_id, movement_id, content_hash, provider_reference, currency,
-    amount_delta, days_delta, rule. ``exceptions``: type, external_id, content_hash,
-    provider_reference, reference_key, type_class, movement_id, amount_minor, currency,
-    internal_amount_minor, internal_currency, amount_delta, candidate_ids.
+    ``matches``: rule, kind (1:1, 1:N, N:1), amount_delta, days_delta, similarity (hundredths,
+    fuzzy rules), external_ids, content_hashes, movement_ids, provider_reference, currency.
+    ``exceptions``: type, rule, external_id, content_hash, provider_reference, movement_id,
+    amount_minor, currency, internal_amount_minor, internal_currency, amount_delta,
+    candidate_ids, candidate_external_ids, nearest (up to three ``{id, amount_delta,
+    days_delta}``).
     """
 
     matches: pa.Table
@@ -172,25 +204,28 @@ class MatchOutcome:
     result_fingerprint: str
 
 
-def match_by_reference(
-    external: pa.Table, internal: pa.Table, *, threads: int | None = None
+def match_records(
+    external: pa.Table,
+    internal: pa.Table,
+    ruleset: RulesetDefinition = DEFAULT_RULESET,
+    *,
+    threads: int | None = None,
 ) -> MatchOutcome:
-    """Match external records to movements by reference; see the module docstring.
+    """Match provider rows to movements with ``ruleset``; see the module docstring.
 
-    ``external`` and ``internal`` must have the columns of ``EXTERNAL_SCHEMA`` and
-    ``INTERNAL_SCHEMA``. ``threads`` fixes DuckDB's thread count (the result never depends on it).
+    ``external`` and ``internal`` have the columns of ``EXTERNAL_SCHEMA`` and
+    ``INTERNAL_SCHEMA``. ``threads`` fixes DuckDB's thread count (results never depend on it).
     """
-    connection = duckdb.connect()
+    ws = Workspace(external, internal, threads)
     try:
-        if threads is not None:
-            connection.execute(f"SET threads TO {int(threads)}")
-        connection.register("ext", external.select(EXTERNAL_SCHEMA.names).cast(EXTERNAL_SCHEMA))
-        connection.register("int", internal.select(INTERNAL_SCHEMA.names).cast(INTERNAL_SCHEMA))
-        for statement in _STAGES:
-            connection.execute(statement)
-        matches = connection.sql(_MATCHES_QUERY).to_arrow_table()
-        exceptions = connection.sql(_EXCEPTIONS_QUERY).to_arrow_table()
-        fingerprint = connection.sql(_FINGERPRINT_QUERY).fetchall()[0][0]
+        for rule in ruleset.rules:
+            STAGES[rule.kind](ws, rule)
+        for statement in _FINAL + _NEAREST:
+            ws.execute(statement)
+        ws.execute(f"CREATE TEMP TABLE matches_out AS {_MATCHES_QUERY}")
+        matches = ws.arrow("SELECT * FROM matches_out")
+        exceptions = ws.arrow(_EXCEPTIONS_QUERY)
+        fingerprint = str(ws.scalar(_FINGERPRINT_QUERY))
     finally:
-        connection.close()
-    return MatchOutcome(matches, exceptions, str(fingerprint))
+        ws.close()
+    return MatchOutcome(matches, exceptions, fingerprint)

@@ -3,14 +3,14 @@ on the matching path runs one query per record."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import Text, cast, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from zentra.models import (
@@ -94,47 +94,58 @@ def get_settlement_file(session: Session, tenant_id: str, file_id: str) -> Settl
     ).first()
 
 
+def _arrow_of(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.Table:
+    """Rows of a select, column by column, as an Arrow table of ``schema``."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema.names]
+    return pa.table(
+        {
+            field.name: pa.array(column, type=field.type)
+            for field, column in zip(schema, columns, strict=True)
+        }
+    )
+
+
+EXTERNAL_COLUMNS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("content_hash", pa.string()),
+        ("provider_reference", pa.string()),
+        ("reference_key", pa.string()),
+        ("type", pa.string()),
+        ("amount_minor", pa.int64()),
+        ("fee_minor", pa.int64()),
+        ("currency", pa.string()),
+        ("booked_at", pa.timestamp("us", tz="UTC")),
+        ("description", pa.string()),
+        ("counterparty", pa.string()),
+        ("group_key", pa.string()),
+    ]
+)
+
+MOVEMENT_COLUMNS = pa.schema(
+    [
+        ("movement_id", pa.string()),
+        ("provider_reference", pa.string()),
+        ("reference_key", pa.string()),
+        ("type", pa.string()),
+        ("amount_minor", pa.int64()),
+        ("currency", pa.string()),
+        ("occurred_on", pa.date32()),
+        ("content_hash", pa.string()),
+        ("metadata_json", pa.string()),
+    ]
+)
+
+
 def load_external_columns(session: Session, tenant_id: str, settlement_file_id: str) -> pa.Table:
-    """The file's external records as raw Arrow columns, in one query."""
+    """The file's external records as raw Arrow columns (``EXTERNAL_COLUMNS``), in one query."""
     rows = session.execute(
-        select(
-            ExternalRecord.id,
-            ExternalRecord.content_hash,
-            ExternalRecord.provider_reference,
-            ExternalRecord.reference_key,
-            ExternalRecord.type,
-            ExternalRecord.amount_minor,
-            ExternalRecord.currency,
-            ExternalRecord.booked_at,
-        ).where(
+        select(*(getattr(ExternalRecord, name) for name in EXTERNAL_COLUMNS.names)).where(
             ExternalRecord.tenant_id == tenant_id,
             ExternalRecord.settlement_file_id == settlement_file_id,
         )
     ).all()
-    names = (
-        "id",
-        "content_hash",
-        "provider_reference",
-        "reference_key",
-        "type",
-        "amount_minor",
-        "currency",
-        "booked_at",
-    )
-    types = (
-        pa.string(),
-        pa.string(),
-        pa.string(),
-        pa.string(),
-        pa.string(),
-        pa.int64(),
-        pa.string(),
-        pa.timestamp("us", tz="UTC"),
-    )
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    return pa.table(
-        {name: pa.array(col, type=t) for name, col, t in zip(names, columns, types, strict=True)}
-    )
+    return _arrow_of(rows, EXTERNAL_COLUMNS)
 
 
 def load_movement_columns(
@@ -145,8 +156,9 @@ def load_movement_columns(
     window_from: date,
     window_to: date,
 ) -> pa.Table:
-    """The provider's movements from ``candidates_from`` to ``window_to`` as raw Arrow columns,
-    with ``in_window`` true for those inside ``[window_from, window_to]``; one query."""
+    """The provider's movements from ``candidates_from`` to ``window_to`` as raw Arrow columns
+    (``MOVEMENT_COLUMNS``, metadata as JSON text), with ``in_window`` true for those inside
+    ``[window_from, window_to]``; one query."""
     rows = session.execute(
         select(
             Movement.movement_id,
@@ -157,6 +169,7 @@ def load_movement_columns(
             Movement.currency,
             Movement.occurred_on,
             Movement.content_hash,
+            cast(Movement.metadata_, Text),
         ).where(
             Movement.tenant_id == tenant_id,
             Movement.provider == provider,
@@ -164,30 +177,7 @@ def load_movement_columns(
             Movement.occurred_on <= window_to,
         )
     ).all()
-    names = (
-        "movement_id",
-        "provider_reference",
-        "reference_key",
-        "type",
-        "amount_minor",
-        "currency",
-        "occurred_on",
-        "content_hash",
-    )
-    types = (
-        pa.string(),
-        pa.string(),
-        pa.string(),
-        pa.string(),
-        pa.int64(),
-        pa.string(),
-        pa.date32(),
-        pa.string(),
-    )
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    table = pa.table(
-        {name: pa.array(col, type=t) for name, col, t in zip(names, columns, types, strict=True)}
-    )
+    table = _arrow_of(rows, MOVEMENT_COLUMNS)
     occurred = table["occurred_on"]
     in_window = pc.and_(
         pc.greater_equal(occurred, pa.scalar(window_from, pa.date32())),

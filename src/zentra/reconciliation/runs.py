@@ -27,7 +27,8 @@ from zentra.kit.ids import new_id
 from zentra.kit.jobs import enqueue_job
 from zentra.kit.time import utcnow
 from zentra.matching.columns import prepare_external, prepare_internal
-from zentra.matching.engine import MatchOutcome, match_by_reference
+from zentra.matching.engine import MatchOutcome, match_records
+from zentra.matching.rules import DEFAULT_RULESET_NAME
 from zentra.models import (
     ExceptionActivity,
     Match,
@@ -36,6 +37,7 @@ from zentra.models import (
     ReconciliationRun,
 )
 from zentra.reconciliation import repository
+from zentra.reconciliation.rulesets import require_ruleset
 from zentra.reconciliation.states import advance_run, state_step
 
 RUN_JOB = "reconciliation.run"
@@ -46,8 +48,6 @@ RUN_EVIDENCE = (
     "exception_owner",
     "closeout_status",
 )
-DEFAULT_RULESET = "default"
-RULESET_VERSIONS = {DEFAULT_RULESET: 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,17 +83,17 @@ def create_run(
     settlement_file: str,
     ledger_window: LedgerWindow,
     owner: str,
-    ruleset: str = DEFAULT_RULESET,
+    ruleset: str = DEFAULT_RULESET_NAME,
+    ruleset_version: int | None = None,
     dry_run: bool = False,
 ) -> ReconciliationRun:
     """Create a run in ``matching`` and queue its job, in the caller's transaction.
 
-    Raises :class:`NotFound` for an unknown settlement file and :class:`InvalidInput` for a
-    file of another provider, a refused file or an unknown ruleset.
+    Raises :class:`NotFound` for an unknown settlement file or ruleset, and
+    :class:`InvalidInput` for a file of another provider or a refused file.
     """
     ctx.require_role("service")
-    if ruleset not in RULESET_VERSIONS:
-        raise InvalidInput(f"unknown ruleset {ruleset!r}", field="ruleset")
+    resolved = require_ruleset(session, ctx.tenant_id, ruleset, ruleset_version)
     file = repository.find_settlement_file(session, ctx.tenant_id, settlement_file)
     if file is None:
         raise NotFound(f"settlement file {settlement_file} not found", field="settlement_file")
@@ -113,8 +113,8 @@ def create_run(
         window_from=ledger_window.start,
         window_to=ledger_window.end,
         owner=owner,
-        ruleset=ruleset,
-        ruleset_version=RULESET_VERSIONS[ruleset],
+        ruleset=resolved.name,
+        ruleset_version=resolved.version,
         dry_run=dry_run,
         status="created",
         state_path=[state_step("created", ctx.actor)],
@@ -122,12 +122,17 @@ def create_run(
         totals=[],
         counts={},
         inputs={
+            "ruleset": {
+                "name": resolved.name,
+                "version": resolved.version,
+                "definition_hash": resolved.definition_hash,
+            },
             "settlement_file": {
                 "id": file.id,
                 "sha256": file.sha256,
                 "format": file.format,
                 "rows": file.rows,
-            }
+            },
         },
         stage_seconds={},
         result_fingerprint=None,
@@ -195,7 +200,8 @@ def process_run(session: Session, ctx: ActorContext, run_id: str) -> Reconciliat
     seconds["load"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    outcome = match_by_reference(external, internal)
+    ruleset = require_ruleset(session, ctx.tenant_id, run.ruleset, run.ruleset_version)
+    outcome = match_records(external, internal, ruleset.definition)
     seconds["match"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -220,17 +226,17 @@ def process_run(session: Session, ctx: ActorContext, run_id: str) -> Reconciliat
 def _involved_movements(outcome: MatchOutcome, internal: pa.Table) -> set[str]:
     """Movements the run accounts for: everything in the window, and any earlier candidate
     that a match or an exception names."""
-    in_window = internal.filter(internal["in_window"])["movement_id"].to_pylist()
-    named = set(outcome.matches["movement_id"].to_pylist())
+    named = set(internal.filter(internal["in_window"])["movement_id"].to_pylist())
+    for movement_ids in outcome.matches["movement_ids"].to_pylist():
+        named.update(movement_ids)
+    exceptions = outcome.exceptions
     for movement_id, candidates in zip(
-        outcome.exceptions["movement_id"].to_pylist(),
-        outcome.exceptions["candidate_ids"].to_pylist(),
-        strict=True,
+        exceptions["movement_id"].to_pylist(), exceptions["candidate_ids"].to_pylist(), strict=True
     ):
         if movement_id is not None:
             named.add(movement_id)
         named.update(candidates or ())
-    return set(in_window) | named
+    return named
 
 
 def _internal_manifest(internal_raw: pa.Table, involved: set[str]) -> dict[str, Any]:
@@ -289,37 +295,38 @@ def _persist_outcome(session: Session, run: ReconciliationRun, outcome: MatchOut
     events: list[tuple[str, str | None, dict[str, Any]]] = []
     for row in outcome.matches.to_pylist():
         match_id = new_id("mat")
-        deltas = {"amount": row["amount_delta"], "days": row["days_delta"]}
         matches.append(
             {
                 "id": match_id,
                 "tenant_id": tenant_id,
                 "run_id": run.id,
                 "rule": row["rule"],
-                "kind": "1:1",
-                "deltas": deltas,
+                "kind": row["kind"],
+                "deltas": _match_deltas(row),
                 "created_by": "system:matcher",
                 "reason": None,
                 "created_at": now,
             }
         )
-        links.append(
+        links.extend(
             {
                 "tenant_id": tenant_id,
                 "run_id": run.id,
                 "match_id": match_id,
-                "external_record_id": row["external_id"],
+                "external_record_id": external_id,
                 "movement_id": None,
             }
+            for external_id in row["external_ids"]
         )
-        links.append(
+        links.extend(
             {
                 "tenant_id": tenant_id,
                 "run_id": run.id,
                 "match_id": match_id,
                 "external_record_id": None,
-                "movement_id": row["movement_id"],
+                "movement_id": movement_id,
             }
+            for movement_id in row["movement_ids"]
         )
         events.append(
             (
@@ -329,8 +336,9 @@ def _persist_outcome(session: Session, run: ReconciliationRun, outcome: MatchOut
                     "run_id": run.id,
                     "match_id": match_id,
                     "rule": row["rule"],
-                    "external_record_ids": [row["external_id"]],
-                    "movement_ids": [row["movement_id"]],
+                    "kind": row["kind"],
+                    "external_record_ids": row["external_ids"],
+                    "movement_ids": row["movement_ids"],
                 },
             )
         )
@@ -371,7 +379,7 @@ def _persist_outcome(session: Session, run: ReconciliationRun, outcome: MatchOut
                 "to_status": "open",
                 "decision": None,
                 "note": None,
-                "data": {"run_id": run.id, "owner": run.owner},
+                "data": {"run_id": run.id, "owner": run.owner, "rule": row["rule"]},
                 "at": now,
             }
         )
@@ -395,9 +403,26 @@ def _persist_outcome(session: Session, run: ReconciliationRun, outcome: MatchOut
     emit_events_bulk(session, tenant_id, events)
 
 
+def _match_deltas(row: dict[str, Any]) -> dict[str, Any]:
+    """Per-field deltas of a match (provider minus internal): amount, days, similarity."""
+    deltas: dict[str, Any] = {"amount": row["amount_delta"]}
+    if row["days_delta"] is not None:
+        deltas["days"] = row["days_delta"]
+    if row["similarity"] is not None:
+        deltas["similarity_hundredths"] = row["similarity"]
+    return deltas
+
+
 def _exception_details(row: dict[str, Any]) -> dict[str, Any]:
-    """The exception's evidence: the per-field deltas and the candidates it was compared with."""
-    details: dict[str, Any] = {"candidates": list(row["candidate_ids"] or [])}
+    """The exception's evidence: the rule that decided it, the per-field deltas, the
+    candidates it was compared with, and the nearest three it could have been."""
+    details: dict[str, Any] = {
+        "rule": row["rule"],
+        "candidates": list(row["candidate_ids"] or []),
+        "nearest": [dict(candidate) for candidate in row["nearest"] or []],
+    }
+    if row["candidate_external_ids"]:
+        details["candidate_external_records"] = list(row["candidate_external_ids"])
     if row["internal_amount_minor"] is not None:
         details["internal"] = {
             "movement_id": row["movement_id"],

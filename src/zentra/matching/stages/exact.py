@@ -1,0 +1,124 @@
+"""``exact_reference``: the same reference decides, and amounts must then be equal.
+
+Repeated identical keys pair up by occurrence rank (rows ordered by content hash, movements by
+id), so two rows and two movements with one key make two matches, never four. Leftover rows of
+a reference that has movements are decided here, because a reference is an explicit link:
+
+- content already matched or already seen, or a matched reference with no movement left:
+  ``duplicate_provider_row``;
+- one row against one leftover movement: ``currency_mismatch`` or ``amount_mismatch`` (any
+  difference; a reference match is never tolerated into a match);
+- anything else: ``ambiguous_match`` naming the candidates.
+
+Rows whose reference no movement carries stay open for the later rules.
+"""
+
+from __future__ import annotations
+
+from zentra.matching.fields import field_sql, key_sql
+from zentra.matching.rules import Rule
+from zentra.matching.workspace import Workspace
+
+
+def _reference(rule: Rule, side: str, alias: str) -> str:
+    if rule.reference_field == "provider_reference":
+        return f"{alias}.reference_key"
+    return key_sql(field_sql(side, rule.reference_field, alias))  # type: ignore[arg-type]
+
+
+def run_exact_reference(ws: Workspace, rule: Rule) -> None:
+    """Apply an ``exact_reference`` rule; see the module docstring."""
+    e_ref, i_ref = _reference(rule, "external", "e"), _reference(rule, "internal", "i")
+    name = rule.name
+    ws.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE x_e AS
+        SELECT e.*, {e_ref} AS rk, row_number() OVER (
+            PARTITION BY {e_ref}, e.type_class, e.currency, e.signed_amount
+            ORDER BY e.content_hash, e.id) AS occ
+        FROM e_open e WHERE {e_ref} <> ''
+        """
+    )
+    ws.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE x_i AS
+        SELECT i.*, {i_ref} AS rk, row_number() OVER (
+            PARTITION BY {i_ref}, i.type_class, i.currency, i.signed_amount
+            ORDER BY i.movement_id) AS occ
+        FROM i_open i WHERE {i_ref} <> ''
+        """
+    )
+    ws.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE x_exact AS
+        SELECT e.id AS external_id, i.movement_id, e.content_hash, e.rk, e.type_class,
+               e.signed_amount - i.signed_amount AS amount_delta,
+               date_diff('day', i.occurred_on, e.booked_on) AS days_delta,
+               NULL::INTEGER AS similarity
+        FROM x_e e JOIN x_i i USING (rk, type_class, currency, signed_amount, occ)
+        """
+    )
+    ws.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE x_i_left AS
+        SELECT * FROM x_i ANTI JOIN x_exact USING (movement_id)
+        """
+    )
+    ws.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE x_groups AS
+        SELECT rk, type_class, count(*) AS n_internal,
+               list(movement_id ORDER BY movement_id) AS candidate_ids,
+               min(movement_id) AS only_movement_id
+        FROM x_i_left GROUP BY rk, type_class
+        """
+    )
+    ws.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE x_flagged AS
+        SELECT l.*, g.n_internal, g.candidate_ids, g.only_movement_id,
+               (l.content_hash IN (SELECT content_hash FROM x_exact)
+                 OR row_number() OVER (PARTITION BY l.content_hash ORDER BY l.id) > 1
+                 OR (g.n_internal IS NULL AND EXISTS (
+                       SELECT 1 FROM x_exact x
+                       WHERE x.rk = l.rk AND x.type_class = l.type_class))
+               ) AS is_duplicate
+        FROM (SELECT * FROM x_e ANTI JOIN x_exact ON x_e.id = x_exact.external_id) l
+        LEFT JOIN x_groups g USING (rk, type_class)
+        """
+    )
+    ws.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE x_decided AS
+        SELECT f.*, m.currency AS m_currency, m.signed_amount AS m_signed,
+               count(*) FILTER (WHERE NOT f.is_duplicate) OVER (
+                   PARTITION BY f.rk, f.type_class) AS n_external
+        FROM x_flagged f
+        LEFT JOIN x_i_left m ON m.movement_id = f.only_movement_id AND f.n_internal = 1
+        WHERE f.is_duplicate OR f.n_internal IS NOT NULL
+        """
+    )
+    ws.execute(
+        f"""
+        INSERT INTO exc_out
+        SELECT
+            CASE
+                WHEN is_duplicate THEN 'duplicate_provider_row'
+                WHEN n_internal = 1 AND n_external = 1 AND m_currency <> currency
+                    THEN 'currency_mismatch'
+                WHEN n_internal = 1 AND n_external = 1 THEN 'amount_mismatch'
+                ELSE 'ambiguous_match'
+            END,
+            '{name}', id,
+            CASE WHEN NOT is_duplicate AND n_internal = 1 AND n_external = 1
+                 THEN only_movement_id END,
+            CASE WHEN is_duplicate THEN []::VARCHAR[] ELSE candidate_ids END,
+            []::VARCHAR[],
+            CASE WHEN NOT is_duplicate AND n_internal = 1 AND n_external = 1
+                 AND m_currency = currency THEN signed_amount - m_signed END
+        FROM x_decided
+        """
+    )
+    ws.record_one_to_one(name, "x_exact")
+    ws.close_external("SELECT id FROM x_decided")
+    ws.close_internal("SELECT unnest(candidate_ids) FROM x_decided WHERE NOT is_duplicate")
