@@ -161,6 +161,16 @@ DEFAULT_RULESET = RulesetDefinition(
         ),
         # Settlement rows of one batch against one internal payout.
         Rule(name="batch_to_payout", kind="group_key", cardinality="N:1", fee_aware=True),
+        # A payout without a group key: the unique subset of the merchant's recent movements.
+        Rule(
+            name="payout_subset_sum",
+            kind="subset_sum",
+            cardinality="1:N",
+            block_on=("counterparty",),
+            external_types=("payout",),
+            date_window_days=3,
+            max_candidates=20,
+        ),
         # Bank lines without a usable reference: same amount and currency, close in time.
         Rule(
             name="amount_currency_date",
@@ -175,16 +185,6 @@ DEFAULT_RULESET = RulesetDefinition(
             only_without_reference=True,
             date_window_days=3,
             fuzzy=FuzzyComparison(threshold=85),
-        ),
-        # A payout without a group key: the unique subset of the merchant's recent movements.
-        Rule(
-            name="payout_subset_sum",
-            kind="subset_sum",
-            cardinality="1:N",
-            block_on=("counterparty",),
-            external_types=("payout",),
-            date_window_days=3,
-            max_candidates=20,
         ),
     )
 )

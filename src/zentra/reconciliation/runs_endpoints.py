@@ -48,6 +48,7 @@ def create_reconciliation_run(body: RunCreate, session: DbSession, ctx: Context)
         ledger_window=parse_ledger_window(body.ledger_window),
         owner=body.owner,
         ruleset=body.ruleset,
+        ruleset_version=body.ruleset_version,
         dry_run=body.dry_run,
     )
     content = {

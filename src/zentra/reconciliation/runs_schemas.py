@@ -21,7 +21,10 @@ class RunCreate(BaseModel):
         description='A UTC date "YYYY-MM-DD", or {"from": date, "to": date} (inclusive).'
     )
     owner: str = Field(default="finance_ops", min_length=1, max_length=100)
-    ruleset: str = "default"
+    ruleset: str = Field(default="default", min_length=1, max_length=100)
+    ruleset_version: int | None = Field(
+        default=None, ge=1, description="A version of the ruleset; the latest when omitted."
+    )
     dry_run: bool = False
 
 
@@ -53,7 +56,11 @@ def run_json(run: ReconciliationRun, exceptions_by_status: dict[str, int]) -> di
         "settlement_file": run.settlement_file_id,
         "ledger_window": {"from": run.window_from.isoformat(), "to": run.window_to.isoformat()},
         "owner": run.owner,
-        "ruleset": {"name": run.ruleset, "version": run.ruleset_version},
+        "ruleset": {
+            "name": run.ruleset,
+            "version": run.ruleset_version,
+            "definition_hash": run.inputs.get("ruleset", {}).get("definition_hash"),
+        },
         "dry_run": run.dry_run,
         "state_path": run.state_path,
         "failure_reason": run.failure_reason,
