@@ -210,3 +210,46 @@ def test_serve_answers_health_openapi_and_runs_the_worker_in_process(sqlite_url:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_reconcile_with_a_ruleset_file(tmp_path: Path) -> None:
+    movements = tmp_path / "movements.ndjson"
+    movements.write_text(json.dumps(movement("mv_1", "pi_1", 1000)) + "\n")
+    settlement = tmp_path / "settlement.csv"
+    settlement.write_bytes(settlement_csv([("", "10.02", "EUR")]))
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps(
+            {
+                "rules": [
+                    {"name": "exact_reference", "kind": "exact_reference"},
+                    {
+                        "name": "near_amount",
+                        "kind": "amount_date",
+                        "only_without_reference": True,
+                        "date_window_days": 1,
+                        "amount_tolerance": {"absolute_minor": 2},
+                    },
+                ]
+            }
+        )
+    )
+    base = [
+        "reconcile",
+        "--settlement",
+        str(settlement),
+        "--movements",
+        str(movements),
+        "--provider",
+        "rail_primary",
+        "--json",
+    ]
+    default = json.loads(zentra(*base).stdout)
+    tolerant = zentra(*base, "--ruleset", str(rules))
+    assert tolerant.returncode == 0, tolerant.stderr
+    assert default["counts"]["matched"] == 0
+    assert json.loads(tolerant.stdout)["counts"]["matched"] == 1
+    rules.write_text('{"rules": [{"name": "x", "kind": "fuzzy"}]}')
+    refused = zentra(*base, "--ruleset", str(rules))
+    assert refused.returncode == 2
+    assert "the ruleset is not valid" in refused.stderr

@@ -193,6 +193,9 @@ def reconcile(
         str | None,
         typer.Option(help="Ledger window: DATE or FROM..TO (default: the movements' dates)."),
     ] = None,
+    ruleset: Annotated[
+        Path | None, typer.Option(help='A ruleset JSON file {"rules": [...]} (default built in).')
+    ] = None,
     output: Annotated[Path | None, typer.Option(help="Write matches/exceptions/report.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -207,6 +210,7 @@ def reconcile(
             provider=provider,
             file_format=format,
             window=window,
+            ruleset=ruleset,
             output=output,
             as_json=as_json,
             console=console if sys.stdout.isatty() and not as_json else None,

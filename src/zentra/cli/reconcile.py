@@ -20,8 +20,10 @@ from zentra.kit.context import system_context
 from zentra.kit.db import Database
 from zentra.kit.errors import InvalidInput
 from zentra.kit.migrate import upgrade_database
+from zentra.matching.rules import DEFAULT_RULESET_NAME
 from zentra.reconciliation import repository
 from zentra.reconciliation.report import write_run_report
+from zentra.reconciliation.rulesets import parse_definition, publish_ruleset
 from zentra.reconciliation.runs import LedgerWindow, create_run, parse_ledger_window
 from zentra.tenancy.service import create_tenant
 from zentra.worker.runtime import default_worker
@@ -106,14 +108,18 @@ def run_reconcile(
     provider: str,
     file_format: str | None,
     window: str | None,
+    ruleset: Path | None,
     output: Path | None,
     as_json: bool,
     console: Console | None,
 ) -> int:
     """Reconcile ``settlement`` against ``movements``; print a summary or one JSON object.
 
-    Returns the process exit code: 0 when the run reached review (exceptions or not).
+    ``ruleset`` is a JSON file ``{"rules": [...]}`` (docs/matching.md); the built-in default
+    ruleset is used without one. Returns the process exit code: 0 when the run reached review
+    (exceptions or not).
     """
+    definition = parse_definition(json.loads(ruleset.read_text())) if ruleset else None
     started = time.perf_counter()
     with _embedded_database() as database, _Stages(console) as stages:
         upgrade_database(database)
@@ -140,6 +146,9 @@ def run_reconcile(
                     file_id=None,
                 )
                 span = repository.movement_date_span(session, tenant.id, provider)
+                ruleset_name = DEFAULT_RULESET_NAME
+                if definition is not None:
+                    ruleset_name = publish_ruleset(session, ctx, "cli", definition).name
                 run = create_run(
                     session,
                     ctx,
@@ -147,6 +156,7 @@ def run_reconcile(
                     settlement_file=uploaded.file.id,
                     ledger_window=_window(window, span),
                     owner="finance_ops",
+                    ruleset=ruleset_name,
                 )
         with stages.stage("match", "match and compare: columnar engine"):
             default_worker(database, name="reconcile").drain()
