@@ -280,3 +280,24 @@ def test_rowbyrow_baseline_runs_on_a_sample_and_extrapolates(dataset: Path, tmp_
     assert result["counts"]["external"] == len(_settlement(dataset))
     assert result["seconds"]["match"] >= result["sample_seconds"]
     assert result["sample_matched"] > 400
+
+
+def test_the_bucketed_shuffle_is_deterministic_and_loses_no_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.recon import generate as generator
+
+    monkeypatch.setattr(generator, "BUCKET_ROWS", 300)  # 1,000 rows: 4 buckets, as at 10M
+    first, second = tmp_path / "first", tmp_path / "second"
+    manifest = generator.generate(first, seed=3, rows=1_000)
+    generator.generate(second, seed=3, rows=1_000)
+    for name in ("settlement.csv", "movements.ndjson", "labels.jsonl"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    assert not list(first.glob(".*.buckets"))
+    rows = _settlement(first)
+    assert len(rows) == manifest["external_rows"]
+    labelled = sorted(
+        r for label in load_labels(first / "labels.jsonl") for r in label.external_row_ids
+    )
+    assert labelled == sorted(row["row_id"] for row in rows)
+    assert [row["row_id"] for row in rows] != sorted(row["row_id"] for row in rows)
