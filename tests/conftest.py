@@ -49,8 +49,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Without PostgreSQL, its parametrizations are deselected (said in the header), not skipped.
     if _POSTGRES_UP:
         return
-    kept = [item for item in items if "[postgresql" not in item.nodeid]
-    deselected = [item for item in items if "[postgresql" in item.nodeid]
+    def needs_postgres(item: pytest.Item) -> bool:
+        return "[postgresql" in item.nodeid or "postgres_db" in getattr(item, "fixturenames", ())
+
+    kept = [item for item in items if not needs_postgres(item)]
+    deselected = [item for item in items if needs_postgres(item)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
