@@ -168,6 +168,10 @@ def run_zentra(
     seconds = summary.get("seconds") or {}
     total = seconds.get("total")
     fingerprints = [run["summary"].get("result_fingerprint") for run in runs]
+    # None with a single run: nothing to compare.
+    identical = (
+        None if len(runs) < 2 else fingerprints[0] is not None and len(set(fingerprints)) == 1
+    )
     return {
         "command": " ".join(_zentra_command("zentra", Path("DATA"), Path("OUT"))),
         "exit_code": first["exit_code"],
@@ -190,11 +194,7 @@ def run_zentra(
             }
             for run in runs
         ],
-        "fingerprint_identical": (
-            len(runs) > 1 and fingerprints[0] is not None and len(set(fingerprints)) == 1
-        )
-        if len(runs) > 1
-        else None,
+        "fingerprint_identical": identical,
         "quality": score_output(labels, first["output"]),
         "stderr_tail": first["stderr_tail"] or None,
     }
