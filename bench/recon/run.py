@@ -94,7 +94,17 @@ def run_child(
     stdout_path, stderr_path = log_dir / f"{name}.stdout", log_dir / f"{name}.stderr"
     with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env, cwd=REPO)
+        try:
+            process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env, cwd=REPO)
+        except OSError as error:  # e.g. no zentra executable: report it, keep benchmarking
+            return {
+                "exit_code": None,
+                "wall_seconds": None,
+                "peak_rss_mb": None,
+                "cpu_seconds": None,
+                "json": None,
+                "stderr_tail": f"could not start {command[0]}: {error}",
+            }
         _pid, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -168,10 +178,9 @@ def run_zentra(
     seconds = summary.get("seconds") or {}
     total = seconds.get("total")
     fingerprints = [run["summary"].get("result_fingerprint") for run in runs]
-    # None with a single run: nothing to compare.
-    identical = (
-        None if len(runs) < 2 else fingerprints[0] is not None and len(set(fingerprints)) == 1
-    )
+    # None when there is nothing to compare: a single run, or a run without a fingerprint.
+    comparable = len(runs) > 1 and None not in fingerprints
+    identical = len(set(fingerprints)) == 1 if comparable else None
     return {
         "command": " ".join(_zentra_command("zentra", Path("DATA"), Path("OUT"))),
         "exit_code": first["exit_code"],
