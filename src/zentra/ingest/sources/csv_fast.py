@@ -223,7 +223,7 @@ def _money(
         minor_value = pc.if_else(minor_empty, null, minor_value)
     ok = pc.and_(major_ok, minor_ok)
     both = pc.and_(pc.invert(major_empty), pc.invert(minor_empty))
-    ok = pc.and_(ok, pc.or_(pc.invert(both), pc.equal(major_value, minor_value)))
+    ok = pc.and_kleene(ok, pc.or_kleene(pc.invert(both), pc.equal(major_value, minor_value)))
     value = pc.coalesce(major_value, minor_value)
     if required:
         ok = pc.and_(ok, pc.invert(pc.is_null(value)))
