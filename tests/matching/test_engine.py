@@ -15,6 +15,7 @@ from zentra.kit.canonical import canonical_hash
 from zentra.kit.references import reference_key
 from zentra.matching.columns import EXTERNAL_SCHEMA, INTERNAL_SCHEMA, signed_amount
 from zentra.matching.engine import match_records
+from zentra.matching.rules import RulesetDefinition
 
 DAY = date(2026, 4, 26)
 
@@ -382,3 +383,24 @@ def test_the_whole_waterfall_is_order_and_thread_independent(
     assert again.result_fingerprint == baseline.result_fingerprint
     members = [m for ids in baseline.matches["movement_ids"].to_pylist() for m in ids]
     assert len(members) == len(set(members))
+
+
+def test_reference_can_live_in_movement_metadata() -> None:
+    ruleset = RulesetDefinition.model_validate(
+        {
+            "rules": [
+                {
+                    "name": "order_id",
+                    "kind": "exact_reference",
+                    "reference_field": "metadata.order_id",
+                }
+            ]
+        }
+    )
+    outcome = run(
+        [ext_row("row", "ORD-1001", 1000)],
+        [int_row("m1", "pi_1", 1000, order_id="ord-1001"), int_row("m2", "pi_2", 1000)],
+        ruleset=ruleset,
+    )
+    (match,) = outcome.matches.to_pylist()
+    assert (match["rule"], match["movement_ids"]) == ("order_id", ["m1"])

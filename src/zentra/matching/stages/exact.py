@@ -15,15 +15,18 @@ Rows whose reference no movement carries stay open for the later rules.
 
 from __future__ import annotations
 
-from zentra.matching.fields import field_sql, key_sql
+from zentra.matching.fields import Side, field_sql, key_sql
 from zentra.matching.rules import Rule
 from zentra.matching.workspace import Workspace
 
 
-def _reference(rule: Rule, side: str, alias: str) -> str:
-    if rule.reference_field == "provider_reference":
+def _reference(rule: Rule, side: Side, alias: str) -> str:
+    """The reference key of a side. A ``metadata.<key>`` field exists on movements only and is
+    compared with the provider row's own reference."""
+    field = rule.reference_field
+    if field == "provider_reference" or (side == "external" and field.startswith("metadata.")):
         return f"{alias}.reference_key"
-    return key_sql(field_sql(side, rule.reference_field, alias))  # type: ignore[arg-type]
+    return key_sql(field_sql(side, field, alias))
 
 
 def run_exact_reference(ws: Workspace, rule: Rule) -> None:
