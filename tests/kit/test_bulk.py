@@ -120,7 +120,6 @@ def test_empty_rows_insert_nothing(db: Database, tenant: TenantHandle) -> None:
         assert bulk_insert(session, Movement.__table__, _arrow(_rows("x", "a")).slice(0, 0)) == 0
 
 
-@pytest.mark.postgres_only
 @pytest.mark.parametrize("shape", ["dicts", "arrow"])
 def test_row_level_security_refuses_another_tenants_rows(postgres_db: Database, shape: str) -> None:
     from tests.conftest import make_tenant
