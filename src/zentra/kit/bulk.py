@@ -212,9 +212,13 @@ def _copy_postgres(
 ) -> None:
     names = ", ".join(f'"{column.name}"' for column in columns)
     with driver.cursor() as cursor:
-        # Same column types as the target, so COPY reads each value as the INSERT would; no
-        # constraints or indexes (INCLUDING nothing), which the target checks on INSERT.
-        cursor.execute(f'CREATE TEMPORARY TABLE "{_STAGE}" (LIKE "{table.name}") ON COMMIT DROP')
+        # The given columns with the target's types, so COPY reads each value as the INSERT
+        # would; no constraints (the target checks them on INSERT, and fills the columns left
+        # out, such as a serial id, with their defaults).
+        cursor.execute(
+            f'CREATE TEMPORARY TABLE "{_STAGE}" ON COMMIT DROP AS '  # noqa: S608
+            f'SELECT {names} FROM "{table.name}" WITH NO DATA'
+        )
         _copy_rows(cursor, columns, rows, dialect)
         cursor.execute(
             f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{_STAGE}"'  # noqa: S608

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from zentra.audit.service import record_audit
 from zentra.config import get_settings
-from zentra.events.service import emit_event, emit_events_bulk
-from zentra.events.types import EXCEPTION_OPENED, MATCH_CREATED, RUN_CREATED
+from zentra.events.service import emit_event
+from zentra.events.types import RUN_CREATED
 from zentra.kit.context import ActorContext
 from zentra.kit.errors import InvalidInput, NotFound
 from zentra.kit.ids import new_id
@@ -30,13 +30,10 @@ from zentra.matching.columns import prepare_external, prepare_internal
 from zentra.matching.engine import MatchOutcome, match_records
 from zentra.matching.rules import DEFAULT_RULESET_NAME
 from zentra.models import (
-    ExceptionActivity,
-    Match,
-    MatchLink,
-    ReconciliationException,
     ReconciliationRun,
 )
 from zentra.reconciliation import repository
+from zentra.reconciliation.persistence import persist_outcome
 from zentra.reconciliation.rulesets import require_ruleset
 from zentra.reconciliation.states import advance_run, state_step
 
@@ -207,7 +204,7 @@ def process_run(session: Session, ctx: ActorContext, run_id: str) -> Reconciliat
     started = time.perf_counter()
     involved = _involved_movements(outcome, internal)
     if not run.dry_run:
-        _persist_outcome(session, run, outcome)
+        persist_outcome(session, run, outcome)
     run.result_fingerprint = outcome.result_fingerprint
     run.totals = _totals(external, internal, involved)
     run.counts = {
@@ -284,155 +281,3 @@ def _totals(external: pa.Table, internal: pa.Table, involved: set[str]) -> list[
         }
         for currency in sorted(provider.keys() | ledger.keys())
     ]
-
-
-def _persist_outcome(session: Session, run: ReconciliationRun, outcome: MatchOutcome) -> None:
-    """Write matches, links, exceptions, their opening activity and events, in bulk."""
-    now = utcnow()
-    tenant_id = run.tenant_id
-    matches: list[dict[str, Any]] = []
-    links: list[dict[str, Any]] = []
-    events: list[tuple[str, str | None, dict[str, Any]]] = []
-    for row in outcome.matches.to_pylist():
-        match_id = new_id("mat")
-        matches.append(
-            {
-                "id": match_id,
-                "tenant_id": tenant_id,
-                "run_id": run.id,
-                "rule": row["rule"],
-                "kind": row["kind"],
-                "deltas": _match_deltas(row),
-                "created_by": "system:matcher",
-                "reason": None,
-                "created_at": now,
-            }
-        )
-        links.extend(
-            {
-                "tenant_id": tenant_id,
-                "run_id": run.id,
-                "match_id": match_id,
-                "external_record_id": external_id,
-                "movement_id": None,
-            }
-            for external_id in row["external_ids"]
-        )
-        links.extend(
-            {
-                "tenant_id": tenant_id,
-                "run_id": run.id,
-                "match_id": match_id,
-                "external_record_id": None,
-                "movement_id": movement_id,
-            }
-            for movement_id in row["movement_ids"]
-        )
-        events.append(
-            (
-                MATCH_CREATED,
-                run.id,
-                {
-                    "run_id": run.id,
-                    "match_id": match_id,
-                    "rule": row["rule"],
-                    "kind": row["kind"],
-                    "external_record_ids": row["external_ids"],
-                    "movement_ids": row["movement_ids"],
-                },
-            )
-        )
-    exceptions: list[dict[str, Any]] = []
-    activities: list[dict[str, Any]] = []
-    for row in outcome.exceptions.to_pylist():
-        exception_id = new_id("exc")
-        exceptions.append(
-            {
-                "id": exception_id,
-                "tenant_id": tenant_id,
-                "run_id": run.id,
-                "type": row["type"],
-                "status": "open",
-                "owner": run.owner,
-                "assignee": None,
-                "provider_reference": row["provider_reference"],
-                "external_record_id": row["external_id"],
-                "movement_id": row["movement_id"],
-                "amount_minor": row["amount_minor"],
-                "currency": row["currency"],
-                "details": _exception_details(row),
-                "decision": None,
-                "note": None,
-                "created_at": now,
-                "updated_at": now,
-                "resolved_at": None,
-            }
-        )
-        activities.append(
-            {
-                "id": new_id("exa"),
-                "tenant_id": tenant_id,
-                "exception_id": exception_id,
-                "kind": "opened",
-                "actor": "system:matcher",
-                "from_status": None,
-                "to_status": "open",
-                "decision": None,
-                "note": None,
-                "data": {"run_id": run.id, "owner": run.owner, "rule": row["rule"]},
-                "at": now,
-            }
-        )
-        events.append(
-            (
-                EXCEPTION_OPENED,
-                exception_id,
-                {
-                    "run_id": run.id,
-                    "exception_id": exception_id,
-                    "type": row["type"],
-                    "owner": run.owner,
-                    "provider_reference": row["provider_reference"],
-                },
-            )
-        )
-    repository.insert_rows(session, Match, matches)
-    repository.insert_rows(session, MatchLink, links)
-    repository.insert_rows(session, ReconciliationException, exceptions)
-    repository.insert_rows(session, ExceptionActivity, activities)
-    emit_events_bulk(session, tenant_id, events)
-
-
-def _match_deltas(row: dict[str, Any]) -> dict[str, Any]:
-    """Per-field deltas of a match (provider minus internal): amount, days, similarity."""
-    deltas: dict[str, Any] = {"amount": row["amount_delta"]}
-    if row["days_delta"] is not None:
-        deltas["days"] = row["days_delta"]
-    if row["similarity"] is not None:
-        deltas["similarity_hundredths"] = row["similarity"]
-    return deltas
-
-
-def _exception_details(row: dict[str, Any]) -> dict[str, Any]:
-    """The exception's evidence: the rule that decided it, the per-field deltas, the
-    candidates it was compared with, and the nearest three it could have been."""
-    details: dict[str, Any] = {
-        "rule": row["rule"],
-        "candidates": list(row["candidate_ids"] or []),
-        "nearest": [dict(candidate) for candidate in row["nearest"] or []],
-    }
-    if row["candidate_external_ids"]:
-        details["candidate_external_records"] = list(row["candidate_external_ids"])
-    if row["internal_amount_minor"] is not None:
-        details["internal"] = {
-            "movement_id": row["movement_id"],
-            "amount_minor": row["internal_amount_minor"],
-            "currency": row["internal_currency"],
-        }
-    if row["amount_delta"] is not None:
-        details["deltas"] = {"amount": row["amount_delta"]}
-    if row["type"] == "currency_mismatch":
-        details["deltas"] = {
-            "currency": {"external": row["currency"], "internal": row["internal_currency"]}
-        }
-    return details
