@@ -50,7 +50,7 @@ def test_bad_rows_are_rejected_with_line_and_reason_good_rows_kept(client: ApiCl
         b"r-005,pi_3NabcC,charge,12,50,,EUR,2026-04-26,decimal comma split the row\n"
         b"r-006,pi_3NabcD,charge,19.999,,EUR,2026-04-26,three decimals in EUR\n"
         b"r-007,pi_3NabcE,charge,19.99,,EUR,26.04.2026,local date format\n"
-        b"r-008,,charge,5.00,,EUR,2026-04-26,no reference\n"
+        b"r-008,,charge,5.00,,EUR,2026-04-26,a bank line without reference: kept\n"
         b"r-009,pi_3NabcF,charge,7.00,,XXX,2026-04-26,no such currency\n"
         b"r-010,pi_3NabcG,charge,42.00,1.30,EUR,2026-04-27,Order 1007\n"
     )
@@ -58,7 +58,7 @@ def test_bad_rows_are_rejected_with_line_and_reason_good_rows_kept(client: ApiCl
 
     assert answer.status_code == 201
     body = answer.json()
-    assert body["rows"] == 5
+    assert body["rows"] == 6
     assert [(r["line"], r["reason"]) for r in body["rejected_rows"]] == [
         (6, "expected 8 fields, found 9"),
         (7, "amount '19.999' has more decimals than EUR allows (2)"),
@@ -67,7 +67,6 @@ def test_bad_rows_are_rejected_with_line_and_reason_good_rows_kept(client: ApiCl
             "booked_at '26.04.2026' is not an ISO 8601 date (YYYY-MM-DD) or timestamp "
             "(YYYY-MM-DDThh:mm[:ss[.ffffff]][Z|±hh:mm])",
         ),
-        (9, "provider_reference is empty"),
         (10, "currency: XXX has no minor unit and cannot be used for money"),
     ]
     records = client.get(f"/settlement-files/{body['id']}/records").json()["data"]
@@ -77,6 +76,7 @@ def test_bad_rows_are_rejected_with_line_and_reason_good_rows_kept(client: ApiCl
         (3, "r-002", 8990, 286),
         (4, "r-003", -25000, None),
         (5, "r-004", -108990, None),
+        (9, "r-008", 500, None),
         (11, "r-010", 4200, 130),
     ]
     # No bad row became a zero amount or a guessed date.
