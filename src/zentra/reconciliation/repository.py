@@ -3,7 +3,7 @@ on the matching path runs one query per record."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Text, cast, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from zentra.kit.columnar import fetch_arrow
 from zentra.models import (
     ExternalRecord,
     Match,
@@ -94,17 +95,6 @@ def get_settlement_file(session: Session, tenant_id: str, file_id: str) -> Settl
     ).first()
 
 
-def _arrow_of(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.Table:
-    """Rows of a select, column by column, as an Arrow table of ``schema``."""
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema.names]
-    return pa.table(
-        {
-            field.name: pa.array(column, type=field.type)
-            for field, column in zip(schema, columns, strict=True)
-        }
-    )
-
-
 EXTERNAL_COLUMNS = pa.schema(
     [
         ("id", pa.string()),
@@ -139,13 +129,11 @@ MOVEMENT_COLUMNS = pa.schema(
 
 def load_external_columns(session: Session, tenant_id: str, settlement_file_id: str) -> pa.Table:
     """The file's external records as raw Arrow columns (``EXTERNAL_COLUMNS``), in one query."""
-    rows = session.execute(
-        select(*(getattr(ExternalRecord, name) for name in EXTERNAL_COLUMNS.names)).where(
-            ExternalRecord.tenant_id == tenant_id,
-            ExternalRecord.settlement_file_id == settlement_file_id,
-        )
-    ).all()
-    return _arrow_of(rows, EXTERNAL_COLUMNS)
+    query = select(*(getattr(ExternalRecord, name) for name in EXTERNAL_COLUMNS.names)).where(
+        ExternalRecord.tenant_id == tenant_id,
+        ExternalRecord.settlement_file_id == settlement_file_id,
+    )
+    return fetch_arrow(session, query, EXTERNAL_COLUMNS)
 
 
 def load_movement_columns(
@@ -159,25 +147,23 @@ def load_movement_columns(
     """The provider's movements from ``candidates_from`` to ``window_to`` as raw Arrow columns
     (``MOVEMENT_COLUMNS``, metadata as JSON text), with ``in_window`` true for those inside
     ``[window_from, window_to]``; one query."""
-    rows = session.execute(
-        select(
-            Movement.movement_id,
-            Movement.provider_reference,
-            Movement.reference_key,
-            Movement.type,
-            Movement.amount_minor,
-            Movement.currency,
-            Movement.occurred_on,
-            Movement.content_hash,
-            cast(Movement.metadata_, Text),
-        ).where(
-            Movement.tenant_id == tenant_id,
-            Movement.provider == provider,
-            Movement.occurred_on >= candidates_from,
-            Movement.occurred_on <= window_to,
-        )
-    ).all()
-    table = _arrow_of(rows, MOVEMENT_COLUMNS)
+    query = select(
+        Movement.movement_id,
+        Movement.provider_reference,
+        Movement.reference_key,
+        Movement.type,
+        Movement.amount_minor,
+        Movement.currency,
+        Movement.occurred_on,
+        Movement.content_hash,
+        cast(Movement.metadata_, Text),
+    ).where(
+        Movement.tenant_id == tenant_id,
+        Movement.provider == provider,
+        Movement.occurred_on >= candidates_from,
+        Movement.occurred_on <= window_to,
+    )
+    table = fetch_arrow(session, query, MOVEMENT_COLUMNS)
     occurred = table["occurred_on"]
     in_window = pc.and_(
         pc.greater_equal(occurred, pa.scalar(window_from, pa.date32())),
