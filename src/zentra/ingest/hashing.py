@@ -4,8 +4,21 @@ A content hash covers what a row *says*, never where it sat: not the file it cam
 line, not a generated id. The same row in a re-upload, a restated file or a shuffled file hashes
 the same, which is what makes run fingerprints replay-safe (SPEC 3).
 
-A movement's hash is sha256 over canonical JSON (RFC 8785) of :func:`movement_content`, with its
-time as RFC 3339 text.
+A movement's hash (version 2) is sha256, as lower-case hex, of the UTF-8 bytes of the same kind of
+length-prefixed encoding (see below for ``field``)::
+
+    "mv2" + field(movement_id) + field(type) + field(provider) + field(provider_reference)
+          + field(amount_minor) + field(currency) + field(status) + field(occurred_at)
+          + field(ledger_entry_id) + field(metadata)
+
+with the normalized values :func:`~zentra.ingest.movement_rows.read_movement` returns (trimmed
+text, lower-case type, upper-case currency), ``occurred_at`` as integer microseconds since the
+epoch, and ``metadata`` as its RFC 8785 canonical JSON text (:func:`metadata_canonical_text`;
+``{}`` when absent). Canonical JSON of arbitrary metadata is not reproduced in SQL: the columnar
+import computes that one text in Python for rows whose metadata is not empty, and everything
+else in DuckDB. :func:`movement_content_hash` is the definition; a property test holds the
+columnar import to it. (Version 1, still on movements stored before, was sha256 of the canonical
+JSON of :func:`movement_content`; a re-import compares content, never hashes, so both coexist.)
 
 An external record's hash (version 2) is sha256, as lower-case hex, of the UTF-8 bytes of a
 length-prefixed encoding, chosen because it is computed identically by plain Python and inside
@@ -32,7 +45,9 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from zentra.kit.canonical import canonical_hash
+from rfc8785 import CanonicalizationError
+
+from zentra.kit.canonical import canonical_hash, canonical_json
 from zentra.kit.time import as_utc, isoformat
 
 if TYPE_CHECKING:  # sources import this module: a runtime import would be circular
@@ -40,6 +55,10 @@ if TYPE_CHECKING:  # sources import this module: a runtime import would be circu
 
 EXTERNAL_HASH_TAG = "xr2"
 """Leading tag of the version-2 external record encoding (see the module docstring)."""
+MOVEMENT_HASH_TAG = "mv2"
+"""Leading tag of the version-2 movement encoding (see the module docstring)."""
+EMPTY_METADATA = "{}"
+"""Canonical JSON text of empty (or absent) metadata."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _SAFE_INTEGER = 2**53 - 1
@@ -56,12 +75,8 @@ def flat_canonical_hash(value: dict[str, str | int | None]) -> str:
     takes the general path, so the result is always exactly ``canonical_hash(value)``. A
     settlement file hashes every row, which is why this path exists; a test holds them equal.
     """
-    for key, item in value.items():
-        plain = (
-            item is None or type(item) is str or (type(item) is int and abs(item) <= _SAFE_INTEGER)
-        )
-        if not plain or not key.isascii():
-            return canonical_hash(value)
+    if not _flat_plain(value):
+        return canonical_hash(value)
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     try:
         data = text.encode()
@@ -164,10 +179,73 @@ def movement_content(
     }
 
 
-def movement_content_hash(content: dict[str, Any]) -> str:
-    """The content hash of a movement's :func:`movement_content`.
+def _flat_plain(value: dict[str, Any]) -> bool:
+    for key, item in value.items():
+        plain = (
+            item is None or type(item) is str or (type(item) is int and abs(item) <= _SAFE_INTEGER)
+        )
+        if not plain or not key.isascii():
+            return False
+    return True
 
-    Raises ``rfc8785.CanonicalizationError`` when metadata holds a number canonical JSON cannot
+
+def metadata_canonical_text(metadata: dict[str, Any]) -> str:
+    """RFC 8785 canonical JSON text of a movement's metadata (what its hash covers).
+
+    A flat object of ASCII keys and text, null or safe-integer values takes ``json.dumps``
+    (equal to RFC 8785 there, see :func:`flat_canonical_hash`); anything else ``rfc8785``.
+    Raises ``rfc8785.CanonicalizationError`` for a number canonical JSON cannot represent exactly
+    (a non-finite float, an integer beyond 2**53 - 1).
+    """
+    if not metadata:
+        return EMPTY_METADATA
+    if _flat_plain(metadata):
+        text = json.dumps(metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: let the general path decide
+            return canonical_json(metadata).decode()
+        return text
+    return canonical_json(metadata).decode()
+
+
+def movement_content_hash(
+    *,
+    movement_id: str,
+    type: str,
+    provider: str,
+    provider_reference: str,
+    amount_minor: int,
+    currency: str,
+    status: str,
+    occurred_at: datetime,
+    ledger_entry_id: str | None,
+    metadata: dict[str, Any],
+) -> str:
+    """The content hash (version 2, see the module docstring) of one normalized movement.
+
+    Takes the fields of :class:`~zentra.ingest.movement_rows.MovementInput` by name. Raises
+    ``rfc8785.CanonicalizationError`` when metadata holds a number canonical JSON cannot
     represent exactly (a non-finite float, an integer beyond 2**53 - 1).
     """
-    return canonical_hash(content)
+    try:
+        encoded = "".join(
+            (
+                MOVEMENT_HASH_TAG,
+                _field(movement_id),
+                _field(type),
+                _field(provider),
+                _field(provider_reference),
+                _field(amount_minor),
+                _field(currency),
+                _field(status),
+                _field(epoch_microseconds(occurred_at)),
+                _field(ledger_entry_id),
+                _field(metadata_canonical_text(metadata)),
+            )
+        )
+        data = encoded.encode()
+    except UnicodeEncodeError as exc:
+        # A lone surrogate (from a JSON "\\ud800" escape): refused as version 1 refused it.
+        raise CanonicalizationError("input contains non-UTF-8 codepoints") from exc
+    return hashlib.sha256(data).hexdigest()

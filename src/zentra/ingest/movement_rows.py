@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from zentra.ingest.text import decode_text, read_csv
+from zentra.ingest.text import CsvTable, decode_text, read_csv
 from zentra.ingest.values import read_currency, read_json_minor_amount, read_timestamp
 from zentra.kit.errors import InvalidInput, UnreadableFile
 
@@ -155,24 +155,38 @@ def read_ndjson_rows(content: bytes) -> Iterator[SourceRow]:
     """
     text = _decode(content)
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+        if line.strip():
+            yield read_ndjson_line(number, line)
+
+
+def read_ndjson_line(number: int, line: str) -> SourceRow:
+    """The :class:`SourceRow` of one non-blank NDJSON line."""
+    try:
+        value = json.loads(line, parse_constant=_refuse_constant)
+    except ValueError as exc:
+        return SourceRow(number, None, f"not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        return SourceRow(number, None, "a line must be a JSON object")
+    return SourceRow(number, value, None)
+
+
+def csv_source_row(number: int, names: list[str], values: list[str]) -> SourceRow:
+    """The :class:`SourceRow` of one well-formed CSV data row (``metadata`` decoded)."""
+    fields: dict[str, Any] = dict(zip(names, values, strict=True))
+    metadata_text = fields.get("metadata", "").strip()
+    if metadata_text:
         try:
-            value = json.loads(line, parse_constant=_refuse_constant)
+            fields["metadata"] = json.loads(metadata_text, parse_constant=_refuse_constant)
         except ValueError as exc:
-            yield SourceRow(number, None, f"not valid JSON: {exc}")
-            continue
-        if not isinstance(value, dict):
-            yield SourceRow(number, None, "a line must be a JSON object")
-            continue
-        yield SourceRow(number, value, None)
+            return SourceRow(number, None, f"metadata is not valid JSON: {exc}")
+    return SourceRow(number, fields, None)
 
 
-def read_csv_rows(content: bytes) -> Iterator[SourceRow]:
-    """One :class:`SourceRow` per data row of a CSV body with a header (header is line 1).
+def open_csv(content: bytes) -> CsvTable:
+    """The header and data rows of a CSV import body.
 
-    Values stay strings, except ``metadata``, whose text must be a JSON object. Raises
-    :class:`InvalidInput` when the body is empty, not UTF-8, or its header is unusable.
+    Raises :class:`InvalidInput` when the body is empty, not UTF-8, or its header is unusable
+    or lacks a required column.
     """
     try:
         table = read_csv(_decode(content), key_column="movement_id")
@@ -181,20 +195,21 @@ def read_csv_rows(content: bytes) -> Iterator[SourceRow]:
     missing = [name for name in REQUIRED_FIELDS if name not in table.columns]
     if missing:
         raise InvalidInput(f"the CSV header lacks the column(s) {', '.join(missing)}")
-    names = table.names
+    return table
+
+
+def read_csv_rows(content: bytes) -> Iterator[SourceRow]:
+    """One :class:`SourceRow` per data row of a CSV body with a header (header is line 1).
+
+    Values stay strings, except ``metadata``, whose text must be a JSON object. Raises
+    :class:`InvalidInput` when the body is empty, not UTF-8, or its header is unusable.
+    """
+    table = open_csv(content)
     for row in table.rows:
         if row.fields is None:
             yield SourceRow(row.line, None, row.error)
-            continue
-        fields: dict[str, Any] = dict(zip(names, row.fields, strict=True))
-        metadata_text = fields.get("metadata", "").strip()
-        if metadata_text:
-            try:
-                fields["metadata"] = json.loads(metadata_text, parse_constant=_refuse_constant)
-            except ValueError as exc:
-                yield SourceRow(row.line, None, f"metadata is not valid JSON: {exc}")
-                continue
-        yield SourceRow(row.line, fields, None)
+        else:
+            yield csv_source_row(row.line, table.names, row.fields)
 
 
 def number_rows(rows: Iterable[dict[str, Any]]) -> Iterator[SourceRow]:

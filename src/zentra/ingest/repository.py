@@ -6,9 +6,11 @@ ORM object per row. A file's raw bytes are loaded only when asked for (``content
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any, cast
 
+import psycopg
 import pyarrow as pa
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -128,6 +130,43 @@ def find_movements(
         Movement.tenant_id == tenant_id, Movement.movement_id.in_(movement_ids)
     )
     return {movement.movement_id: movement for movement in session.scalars(query)}
+
+
+LOOKUP_CHUNK = 30_000
+"""Movement ids per lookup query: under SQLite's 32766 bound parameters."""
+
+
+def tenant_has_movements(session: Session, tenant_id: str) -> bool:
+    """Whether the tenant has any movement at all (one indexed probe)."""
+    query = select(Movement.id).where(Movement.tenant_id == tenant_id).limit(1)
+    return session.scalars(query).first() is not None
+
+
+def find_movements_chunked(
+    session: Session, tenant_id: str, movement_ids: Sequence[str]
+) -> dict[str, Movement]:
+    """:func:`find_movements` over any number of ids, :data:`LOOKUP_CHUNK` per query."""
+    found: dict[str, Movement] = {}
+    for start in range(0, len(movement_ids), LOOKUP_CHUNK):
+        found.update(find_movements(session, tenant_id, movement_ids[start : start + LOOKUP_CHUNK]))
+    return found
+
+
+def insert_movement_table(session: Session, rows: pa.Table) -> bool:
+    """Insert movement rows (an Arrow table keyed by column names) in bulk, in a savepoint.
+
+    False (nothing inserted, the transaction usable) when one of their movement ids was
+    inserted meanwhile by a concurrent import.
+    """
+    if rows.num_rows == 0:
+        return True
+    try:
+        with session.begin_nested():
+            bulk_insert(session, cast(Table, Movement.__table__), rows)
+    except (IntegrityError, sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
+        # bulk_insert runs beneath SQLAlchemy: the driver's own error, not IntegrityError.
+        return False
+    return True
 
 
 def insert_movements(session: Session, rows: Sequence[dict[str, Any]]) -> bool:
