@@ -1,17 +1,18 @@
-"""Read query results straight into Arrow columns (ADBC), for the batch paths.
+"""Read query results straight into Arrow columns, for the batch paths.
 
-A run reads a whole settlement file and a window of movements at once; going through SQLAlchemy
-rows costs a Python object per value (about 1.6 s per 100k rows measured here), while an ADBC
-driver fills Arrow buffers natively (about 0.15 s). :func:`fetch_arrow` compiles a SQLAlchemy
-select with literal parameters and runs it on a short-lived ADBC connection to the session's
-database:
+A run reads a whole settlement file and a window of movements at once. Going through SQLAlchemy
+rows costs several Python objects per value (measured here: 1.6 s per 100k settlement rows).
+:func:`fetch_arrow` compiles a SQLAlchemy select with literal parameters and:
 
-- SQLite: a second connection to the same file; in WAL mode it reads the last committed state
-  without waiting for the session's write lock. Only committed rows are visible: callers read
-  inputs committed before their transaction (a run's settlement file and movements);
-- PostgreSQL: a read-only transaction with the session's tenant scope applied the same way
+- on PostgreSQL runs it on a short-lived ADBC connection, which fills Arrow buffers natively
+  (binary COPY), inside a transaction with the session's tenant scope applied the same way
   (``SET LOCAL ROLE zentra_app`` and the transaction-local tenant setting), so row-level
-  security holds beneath this path too.
+  security holds beneath this path too. Only committed rows are visible: callers read inputs
+  committed before their transaction (a run's settlement file and movements);
+- on SQLite runs it on the session's own ``sqlite3`` connection (0.7 s per 100k rows) and builds
+  the columns from the fetched rows. Not ADBC: its driver links a second copy of SQLite, and two
+  copies in one process break each other's POSIX locks on the same file (sqlite.org,
+  "How To Corrupt An SQLite Database File", 2.2.1).
 
 Values are cast to the ``schema`` the caller asks for: SQLite hands back timestamps and dates
 as text, which Arrow parses exactly (no time zone on SQLite means UTC, as everywhere in Zentra).
@@ -20,7 +21,6 @@ as text, which Arrow parses exactly (no time zone on SQLite means UTC, as everyw
 from __future__ import annotations
 
 import adbc_driver_postgresql.dbapi as adbc_postgresql
-import adbc_driver_sqlite.dbapi as adbc_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine
@@ -54,10 +54,11 @@ def fetch_arrow(session: Session, statement: ClauseElement, schema: pa.Schema) -
     sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     url = make_url(engine.url.render_as_string(hide_password=False))
     if url.get_backend_name() == "sqlite":
-        with adbc_sqlite.connect(url.database or "") as connection:
-            cursor = connection.cursor()
-            cursor.execute(sql)
-            return _cast(cursor.fetch_arrow_table(), schema)
+        driver = session.connection().connection.driver_connection
+        assert driver is not None  # an open session connection always has one
+        rows = driver.execute(sql).fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema.names]
+        return _cast(pa.table([pa.array(c) for c in columns], names=schema.names), schema)
     uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
     tenant_id = session.info.get("tenant_id")
     with adbc_postgresql.connect(uri) as connection:
