@@ -74,14 +74,19 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        )
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return None
-    return done.stdout.strip() or None
+    return done.stdout.strip()
+
+
+def source_state() -> dict[str, Any]:
+    """The commit Zentra runs from and whether ``src/`` differs from it (an editable install
+    runs the working tree). Taken before the systems run."""
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", "src")
+    return {"git_commit": _git("rev-parse", "HEAD") or None, "src_dirty": bool(status)}
 
 
 def run_child(
@@ -309,6 +314,7 @@ def benchmark(
 ) -> dict[str, Any]:
     """Generate or reuse the data set, run every system, return the result object."""
     data = workdir / f"recon-{rows}-seed{seed}"
+    source = source_state()
     started = time.perf_counter()
     manifest = cached_manifest(data, seed=seed, rows=rows)
     cached = manifest is not None
@@ -338,7 +344,7 @@ def benchmark(
         "benchmark": "ReconBench",
         "generator_version": manifest["generator_version"],
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "git_commit": _git_commit(),
+        **source,
         "machine": machine_info(),
         "size": size_label,
         "rows": rows,
