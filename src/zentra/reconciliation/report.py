@@ -1,18 +1,26 @@
 """A run's result as files: ``matches.csv``, ``exceptions.csv`` and a readable ``report.html``
-(SPEC 13, ``zentra reconcile --output``). Bulk queries only."""
+(SPEC 13, ``zentra reconcile --output``).
+
+The run's links and exceptions are read as Arrow columns and the CSV files are written by DuckDB
+from them: a million matches never become a million Python objects. An external row is named by
+its file's ``row_id`` where the file has one, else by Zentra's id.
+"""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from zentra.kit.money import format_major
 from zentra.models import ReconciliationRun
 from zentra.reconciliation import repository
+
+# The printable report lists this many exceptions; exceptions.csv has them all.
+HTML_EXCEPTION_LIMIT = 1000
 
 _templates = Environment(
     loader=PackageLoader("zentra.reconciliation", "templates"),
@@ -23,47 +31,55 @@ _templates = Environment(
 def write_run_report(session: Session, run: ReconciliationRun, directory: Path) -> list[Path]:
     """Write the three files into ``directory`` (created if needed); return their paths."""
     directory.mkdir(parents=True, exist_ok=True)
-    tenant_id = run.tenant_id
-    row_ids = repository.external_row_ids(session, tenant_id, run.settlement_file_id)
-    members = repository.match_members(session, tenant_id, run.id)
+    links = repository.match_link_columns(session, run.tenant_id, run.id)
+    exceptions = repository.exception_columns(session, run.tenant_id, run.id)
     matches_path = directory / "matches.csv"
-    with matches_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["rule", "kind", "external_row_ids", "movement_ids"])
-        for member in sorted(members, key=lambda m: (m.movement_ids, m.external_record_ids)):
-            external_ids = sorted(row_ids.get(e, e) for e in member.external_record_ids)
-            writer.writerow(
-                [member.rule, member.kind, ";".join(external_ids), ";".join(member.movement_ids)]
-            )
-
-    exceptions = repository.list_run_exceptions(session, tenant_id, run.id)
     exceptions_path = directory / "exceptions.csv"
-    with exceptions_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["type", "provider_reference", "external_row_id", "movement_id"])
-        for exc in exceptions:
-            external = row_ids.get(exc.external_record_id or "", exc.external_record_id or "")
-            writer.writerow(
-                [exc.type, exc.provider_reference or "", external, exc.movement_id or ""]
+    db = duckdb.connect()
+    try:
+        db.register("links", links)
+        db.register("exceptions", exceptions)
+        db.sql(
+            """
+            SELECT rule, kind,
+                   string_agg(external_row_id, ';' ORDER BY external_row_id) AS external_row_ids,
+                   string_agg(movement_id, ';' ORDER BY movement_id) AS movement_ids
+            FROM links GROUP BY match_id, rule, kind
+            ORDER BY movement_ids, external_row_ids
+            """
+        ).to_csv(str(matches_path), header=True)  # an empty field is a NULL: nothing there
+        db.sql(
+            """
+            SELECT type, nullif(provider_reference, '') AS provider_reference,
+                   external_row_id, movement_id
+            FROM exceptions
+            ORDER BY type, provider_reference, external_row_id, movement_id
+            """
+        ).to_csv(str(exceptions_path), header=True)
+        matches = db.sql("SELECT count(DISTINCT match_id) FROM links").fetchall()[0][0]
+        listed = (
+            db.sql(
+                """
+            SELECT * FROM exceptions
+            ORDER BY type, provider_reference, external_row_id, movement_id
+            LIMIT $limit
+            """,
+                params={"limit": HTML_EXCEPTION_LIMIT},
             )
-
+            .to_arrow_table()
+            .to_pylist()
+        )
+    finally:
+        db.close()
     report_path = directory / "report.html"
     report_path.write_text(
         _templates.get_template("run_report.html").render(
             run=run,
             totals=[_total_view(total) for total in run.totals],
-            matches=len(members),
+            matches=matches,
+            exception_count=exceptions.num_rows,
             exceptions=[
-                {
-                    "type": exc.type,
-                    "provider_reference": exc.provider_reference or "",
-                    "external_row_id": row_ids.get(exc.external_record_id or "", ""),
-                    "movement_id": exc.movement_id or "",
-                    "amount": _money(exc.amount_minor, exc.currency),
-                    "owner": exc.owner,
-                    "status": exc.status,
-                }
-                for exc in exceptions
+                {**row, "amount": _money(row["amount_minor"], row["currency"])} for row in listed
             ],
         ),
         encoding="utf-8",

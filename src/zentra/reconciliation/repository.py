@@ -4,7 +4,6 @@ on the matching path runs one query per record."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -257,50 +256,68 @@ def list_run_events(
     return list(session.scalars(query.order_by(OutboxEvent.id).limit(limit)))
 
 
-def external_row_ids(session: Session, tenant_id: str, settlement_file_id: str) -> dict[str, str]:
-    """External record id -> the id a user knows it by: the file's ``row_id``, else ours."""
-    rows = session.execute(
-        select(ExternalRecord.id, ExternalRecord.row_id).where(
-            ExternalRecord.tenant_id == tenant_id,
-            ExternalRecord.settlement_file_id == settlement_file_id,
-        )
-    )
-    return {record_id: row_id or record_id for record_id, row_id in rows}
-
-
-@dataclass(frozen=True, slots=True)
-class MatchMembers:
-    """A match with the ids of the records on each side (sorted)."""
-
-    match_id: str
-    rule: str
-    kind: str
-    external_record_ids: list[str]
-    movement_ids: list[str]
-
-
-def match_members(session: Session, tenant_id: str, run_id: str) -> list[MatchMembers]:
-    """Every match of the run with its records, in two queries."""
-    matches = session.execute(
-        select(Match.id, Match.rule, Match.kind).where(
-            Match.tenant_id == tenant_id, Match.run_id == run_id
-        )
-    ).all()
-    sides: dict[str, tuple[list[str], list[str]]] = {m.id: ([], []) for m in matches}
-    links = session.execute(
-        select(MatchLink.match_id, MatchLink.external_record_id, MatchLink.movement_id).where(
-            MatchLink.tenant_id == tenant_id, MatchLink.run_id == run_id
-        )
-    )
-    for match_id, external_id, movement_id in links:
-        if external_id is not None:
-            sides[match_id][0].append(external_id)
-        if movement_id is not None:
-            sides[match_id][1].append(movement_id)
-    return [
-        MatchMembers(m.id, m.rule, m.kind, sorted(sides[m.id][0]), sorted(sides[m.id][1]))
-        for m in matches
+LINK_COLUMNS = pa.schema(
+    [
+        ("match_id", pa.string()),
+        ("rule", pa.string()),
+        ("kind", pa.string()),
+        ("external_row_id", pa.string()),
+        ("movement_id", pa.string()),
     ]
+)
+
+EXCEPTION_COLUMNS = pa.schema(
+    [
+        ("type", pa.string()),
+        ("provider_reference", pa.string()),
+        ("external_row_id", pa.string()),
+        ("movement_id", pa.string()),
+        ("amount_minor", pa.int64()),
+        ("currency", pa.string()),
+        ("owner", pa.string()),
+        ("status", pa.string()),
+    ]
+)
+
+
+def match_link_columns(session: Session, tenant_id: str, run_id: str) -> pa.Table:
+    """Every member of every match of the run (``LINK_COLUMNS``); an external row is named by
+    its file's ``row_id`` where it has one."""
+    query = (
+        select(
+            MatchLink.match_id,
+            Match.rule,
+            Match.kind,
+            func.coalesce(ExternalRecord.row_id, ExternalRecord.id),
+            MatchLink.movement_id,
+        )
+        .join(Match, Match.id == MatchLink.match_id)
+        .outerjoin(ExternalRecord, ExternalRecord.id == MatchLink.external_record_id)
+        .where(MatchLink.tenant_id == tenant_id, MatchLink.run_id == run_id)
+    )
+    return fetch_arrow(session, query, LINK_COLUMNS)
+
+
+def exception_columns(session: Session, tenant_id: str, run_id: str) -> pa.Table:
+    """The run's exceptions (``EXCEPTION_COLUMNS``) for reports."""
+    query = (
+        select(
+            ReconciliationException.type,
+            ReconciliationException.provider_reference,
+            func.coalesce(ExternalRecord.row_id, ExternalRecord.id),
+            ReconciliationException.movement_id,
+            ReconciliationException.amount_minor,
+            ReconciliationException.currency,
+            ReconciliationException.owner,
+            ReconciliationException.status,
+        )
+        .outerjoin(ExternalRecord, ExternalRecord.id == ReconciliationException.external_record_id)
+        .where(
+            ReconciliationException.tenant_id == tenant_id,
+            ReconciliationException.run_id == run_id,
+        )
+    )
+    return fetch_arrow(session, query, EXCEPTION_COLUMNS)
 
 
 def list_run_exceptions(
