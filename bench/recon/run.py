@@ -178,7 +178,8 @@ def run_zentra(
         )
         summary = child.pop("json") or {}
         runs.append({**child, "summary": summary, "output": output})
-    first = runs[0]
+    # Times and quality come from the first run that printed its summary.
+    first = next((run for run in runs if run["summary"]), runs[0])
     summary = first["summary"]
     seconds = summary.get("seconds") or {}
     total = seconds.get("total")
@@ -201,6 +202,7 @@ def run_zentra(
         "result_fingerprint": fingerprints[0],
         "repeats": [
             {
+                "exit_code": run["exit_code"],
                 "wall_seconds": run["wall_seconds"],
                 "total_seconds": (run["summary"].get("seconds") or {}).get("total"),
                 "peak_rss_mb": run["peak_rss_mb"],
