@@ -128,19 +128,26 @@ _NEAREST = (
     """,
 )
 
+# One-row matches (almost all) take their row's content hash by a plain join; matches of several
+# rows gather theirs. Lists are sorted, so the output does not depend on the order of stages.
 _MATCHES_QUERY = """
+WITH hashes AS (
+    SELECT m.match_key, list_sort(list(e.content_hash)) AS content_hashes,
+           min(e.provider_reference) AS provider_reference, min(e.currency) AS currency
+    FROM (SELECT match_key, unnest(external_ids) AS id FROM match_info
+          WHERE len(external_ids) <> 1) m
+    JOIN ext e USING (id) GROUP BY m.match_key
+)
 SELECT m.rule, m.kind, m.amount_delta, m.days_delta, m.similarity,
-       list(l.external_id ORDER BY e.content_hash, l.external_id)
-           FILTER (WHERE l.external_id IS NOT NULL) AS external_ids,
-       list(e.content_hash ORDER BY e.content_hash, l.external_id)
-           FILTER (WHERE l.external_id IS NOT NULL) AS content_hashes,
-       list(l.movement_id ORDER BY l.movement_id)
-           FILTER (WHERE l.movement_id IS NOT NULL) AS movement_ids,
-       min(e.provider_reference) AS provider_reference,
-       min(e.currency) AS currency
-FROM match_info m JOIN links l USING (match_key) LEFT JOIN ext e ON e.id = l.external_id
-GROUP BY m.match_key, m.rule, m.kind, m.amount_delta, m.days_delta, m.similarity
-ORDER BY content_hashes, movement_ids
+       list_sort(m.external_ids) AS external_ids, [e.content_hash] AS content_hashes,
+       list_sort(m.movement_ids) AS movement_ids, e.provider_reference, e.currency
+FROM match_info m JOIN ext e ON e.id = m.external_ids[1]
+WHERE len(m.external_ids) = 1
+UNION ALL
+SELECT m.rule, m.kind, m.amount_delta, m.days_delta, m.similarity,
+       list_sort(m.external_ids), h.content_hashes, list_sort(m.movement_ids),
+       h.provider_reference, h.currency
+FROM match_info m JOIN hashes h USING (match_key)
 """
 
 _EXCEPTIONS_QUERY = """
@@ -220,6 +227,7 @@ def match_records(
     try:
         for rule in ruleset.rules:
             STAGES[rule.kind](ws, rule)
+            ws.settle()
         for statement in _FINAL + _NEAREST:
             ws.execute(statement)
         ws.execute(f"CREATE TEMP TABLE matches_out AS {_MATCHES_QUERY}")

@@ -3,9 +3,11 @@ what the stages decided so far.
 
 Tables (all temporary):
 
-- ``e_open`` / ``i_open``: provider rows and movements no stage has decided on yet;
-- ``links``: one row per member of a match (``external_id`` or ``movement_id``);
-- ``match_info``: one row per match: rule, cardinality, per-field deltas, score;
+- ``e_open`` / ``i_open``: provider rows and movements no stage has decided on yet. At first they
+  are views over the whole input; a stage *closes* records by naming them, and :meth:`settle`
+  rebuilds the open sets without them (an anti-join on what is left, so after the first stage,
+  which decides most records, every later stage works on a small table);
+- ``match_info``: one row per match: rule, cardinality, the external and movement ids, deltas;
 - ``exc_out``: exceptions a stage decided (type, the row or movement, candidates);
 - ``notes``: ambiguities (a row and a candidate that fit as well as another) that a later stage
   may still resolve; what is left of them at the end becomes ``ambiguous_match``.
@@ -19,16 +21,14 @@ import pyarrow as pa
 from zentra.matching.columns import EXTERNAL_SCHEMA, INTERNAL_SCHEMA
 
 _SETUP = (
-    "CREATE TEMP TABLE e_open AS SELECT * FROM ext",
-    "CREATE TEMP TABLE i_open AS SELECT * FROM int",
-    """
-    CREATE TEMP TABLE links (
-        match_key VARCHAR, external_id VARCHAR, movement_id VARCHAR)
-    """,
+    "CREATE TEMP VIEW e_open AS SELECT * FROM ext",
+    "CREATE TEMP VIEW i_open AS SELECT * FROM int",
+    "CREATE TEMP TABLE e_closing (id VARCHAR)",
+    "CREATE TEMP TABLE i_closing (movement_id VARCHAR)",
     """
     CREATE TEMP TABLE match_info (
-        match_key VARCHAR, rule VARCHAR, kind VARCHAR, amount_delta BIGINT,
-        days_delta INTEGER, similarity INTEGER)
+        match_key VARCHAR, rule VARCHAR, kind VARCHAR, external_ids VARCHAR[],
+        movement_ids VARCHAR[], amount_delta BIGINT, days_delta INTEGER, similarity INTEGER)
     """,
     """
     CREATE TEMP TABLE exc_out (
@@ -46,12 +46,11 @@ class Workspace:
         self.connection = duckdb.connect()
         if threads is not None:
             self.connection.execute(f"SET threads TO {int(threads)}")
-        self.connection.register(
-            "ext", external.select(EXTERNAL_SCHEMA.names).cast(EXTERNAL_SCHEMA)
-        )
-        self.connection.register(
-            "int", internal.select(INTERNAL_SCHEMA.names).cast(INTERNAL_SCHEMA)
-        )
+        external = external.select(EXTERNAL_SCHEMA.names).cast(EXTERNAL_SCHEMA)
+        internal = internal.select(INTERNAL_SCHEMA.names).cast(INTERNAL_SCHEMA)
+        self.connection.register("ext", external)
+        self.connection.register("int", internal)
+        self._open_are_views = True
         for statement in _SETUP:
             self.connection.execute(statement)
 
@@ -72,30 +71,55 @@ class Workspace:
         days_delta, similarity) and close both records."""
         self.execute(
             f"""
-            INSERT INTO links
-            SELECT '{rule}:' || external_id, external_id, NULL FROM {accepted}
-            UNION ALL
-            SELECT '{rule}:' || external_id, NULL, movement_id FROM {accepted}
-            """
-        )
-        self.execute(
-            f"""
             INSERT INTO match_info
-            SELECT '{rule}:' || external_id, '{rule}', '1:1', amount_delta, days_delta,
-                   similarity
+            SELECT '{rule}:' || external_id, '{rule}', '1:1', [external_id], [movement_id],
+                   amount_delta, days_delta, similarity
             FROM {accepted}
             """
         )
         self.close_external(f"SELECT external_id FROM {accepted}")
         self.close_internal(f"SELECT movement_id FROM {accepted}")
 
+    def record_groups(self, rule: str, kind: str, table: str) -> None:
+        """Record matches of several records from ``table`` (external_ids, movement_ids,
+        amount_delta) and close their records."""
+        self.execute(
+            f"""
+            INSERT INTO match_info
+            SELECT '{rule}:' || external_ids[1] || ':' || movement_ids[1], '{rule}', '{kind}',
+                   external_ids, movement_ids, amount_delta, NULL, NULL
+            FROM {table}
+            """
+        )
+        self.close_external(f"SELECT unnest(external_ids) FROM {table}")
+        self.close_internal(f"SELECT unnest(movement_ids) FROM {table}")
+
     def close_external(self, ids_query: str) -> None:
-        """Take provider rows out of the open set."""
-        self.execute(f"DELETE FROM e_open WHERE id IN ({ids_query})")
+        """Mark provider rows as decided; they leave the open set at :meth:`settle`."""
+        self.execute(f"INSERT INTO e_closing {ids_query}")
 
     def close_internal(self, ids_query: str) -> None:
-        """Take movements out of the open set."""
-        self.execute(f"DELETE FROM i_open WHERE movement_id IN ({ids_query})")
+        """Mark movements as decided; they leave the open set at :meth:`settle`."""
+        self.execute(f"INSERT INTO i_closing {ids_query}")
+
+    def settle(self) -> None:
+        """Rebuild the open sets without the records closed since the last settle."""
+        drop = "DROP VIEW" if self._open_are_views else "DROP TABLE"
+        for open_table, closing, key in (
+            ("e_open", "e_closing", "id"),
+            ("i_open", "i_closing", "movement_id"),
+        ):
+            self.execute(
+                f"""
+                CREATE TEMP TABLE {open_table}_next AS
+                SELECT * FROM {open_table} o
+                WHERE NOT EXISTS (SELECT 1 FROM {closing} c WHERE c.{key} = o.{key})
+                """
+            )
+            self.execute(f"{drop} {open_table}")
+            self.execute(f"ALTER TABLE {open_table}_next RENAME TO {open_table}")
+            self.execute(f"DELETE FROM {closing}")
+        self._open_are_views = False
 
     def close(self) -> None:
         """Release the connection."""

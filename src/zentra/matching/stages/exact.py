@@ -35,22 +35,37 @@ def run_exact_reference(ws: Workspace, rule: Rule) -> None:
     name = rule.name
     ws.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE x_e AS
-        SELECT e.*, {e_ref} AS rk, row_number() OVER (
-            PARTITION BY {e_ref}, e.type_class, e.currency, e.signed_amount
-            ORDER BY e.content_hash, e.id) AS occ
+        CREATE OR REPLACE TEMP TABLE x_e_keys AS
+        SELECT e.id, e.content_hash, {e_ref} AS rk, e.type_class, e.currency, e.signed_amount,
+               e.booked_on
         FROM e_open e WHERE {e_ref} <> ''
         """
     )
     ws.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE x_i AS
-        SELECT i.*, {i_ref} AS rk, row_number() OVER (
-            PARTITION BY {i_ref}, i.type_class, i.currency, i.signed_amount
-            ORDER BY i.movement_id) AS occ
+        CREATE OR REPLACE TEMP TABLE x_i_keys AS
+        SELECT i.movement_id, {i_ref} AS rk, i.type_class, i.currency, i.signed_amount,
+               i.occurred_on
         FROM i_open i WHERE {i_ref} <> ''
         """
     )
+    # Occurrence ranks pair up repeated keys. Almost every key is unique on its side: those
+    # rank 1 without a sort; only repeated keys are ranked by a window.
+    for table, order in (("x_e", "content_hash, id"), ("x_i", "movement_id")):
+        ws.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {table} AS
+            WITH repeated AS (
+                SELECT rk, type_class, currency, signed_amount FROM {table}_keys
+                GROUP BY ALL HAVING count(*) > 1)
+            SELECT k.*, 1 AS occ FROM {table}_keys k
+            ANTI JOIN repeated USING (rk, type_class, currency, signed_amount)
+            UNION ALL
+            SELECT k.*, row_number() OVER (
+                PARTITION BY rk, type_class, currency, signed_amount ORDER BY {order}) AS occ
+            FROM {table}_keys k SEMI JOIN repeated USING (rk, type_class, currency, signed_amount)
+            """
+        )
     ws.execute(
         """
         CREATE OR REPLACE TEMP TABLE x_exact AS

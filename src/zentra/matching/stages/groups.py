@@ -46,27 +46,6 @@ def _fee_aware_equal(rule: Rule, payout: str, fee: str, total: str) -> str:
     )
 
 
-def _record_groups(ws: Workspace, rule: Rule, table: str, kind: str) -> None:
-    """Record matches from ``table`` (external_ids, movement_ids, amount_delta) and close them."""
-    key = f"'{rule.name}:' || external_ids[1] || ':' || movement_ids[1]"
-    ws.execute(
-        f"""
-        INSERT INTO links
-        SELECT {key}, unnest(external_ids), NULL FROM {table}
-        UNION ALL
-        SELECT {key}, NULL, unnest(movement_ids) FROM {table}
-        """
-    )
-    ws.execute(
-        f"""
-        INSERT INTO match_info
-        SELECT {key}, '{rule.name}', '{kind}', amount_delta, NULL, NULL FROM {table}
-        """
-    )
-    ws.close_external(f"SELECT unnest(external_ids) FROM {table}")
-    ws.close_internal(f"SELECT unnest(movement_ids) FROM {table}")
-
-
 def run_group_key(ws: Workspace, rule: Rule) -> None:
     """Apply a ``group_key`` rule (1:N or N:1); see the module docstring."""
     if rule.cardinality == "1:N":
@@ -106,7 +85,7 @@ def _one_row_many_movements(ws: Workspace, rule: Rule) -> None:
         """
     )
     _record_unbalanced_and_contested(ws, rule)
-    _record_groups(ws, rule, "g_matched", "1:N")
+    ws.record_groups(rule.name, "1:N", "g_matched")
 
 
 def _record_unbalanced_and_contested(ws: Workspace, rule: Rule) -> None:
@@ -171,7 +150,7 @@ def _many_rows_one_movement(ws: Workspace, rule: Rule) -> None:
         "SELECT unnest(external_ids) FROM g_targets "
         "WHERE claims = 1 AND abs(amount_minor) <> abs(total)"
     )
-    _record_groups(ws, rule, "g_matched", "N:1")
+    ws.record_groups(rule.name, "N:1", "g_matched")
 
 
 def run_subset_sum(ws: Workspace, rule: Rule) -> None:
@@ -231,4 +210,4 @@ def run_subset_sum(ws: Workspace, rule: Rule) -> None:
         ws.connection.executemany(
             "INSERT INTO notes VALUES (?, ?, ?)", [[e, m, rule.name] for e, m in ambiguous]
         )
-    _record_groups(ws, rule, "s_matched", "1:N")
+    ws.record_groups(rule.name, "1:N", "s_matched")
