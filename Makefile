@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check serve worker clean
+.PHONY: demo test lint typecheck serve worker bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	touch $(STAMP)
 
 ## demo: reconcile a realistic demo data set on the embedded SQLite store
@@ -21,11 +21,15 @@ test: $(STAMP) lint typecheck
 	$(BIN)/pytest -n 2
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/ruff format --check src tests migrations bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
+
+## bench: ReconBench (SIZE=10k|100k|1m|10m): Zentra against pandas and row-by-row, JSON out
+bench: $(STAMP)
+	$(BIN)/python -m bench.recon.run --size $(or $(SIZE),100k) --seed 42
 
 serve: $(STAMP)
 	$(BIN)/zentra serve
