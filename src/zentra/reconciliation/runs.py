@@ -7,14 +7,10 @@ exceptions in bulk, and moves the run to ``review``. Closing is ``closeout.py``'
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from zentra.audit.service import record_audit
@@ -27,8 +23,9 @@ from zentra.kit.ids import new_id
 from zentra.kit.jobs import enqueue_job
 from zentra.kit.time import utcnow
 from zentra.matching.columns import prepare_external, prepare_internal
-from zentra.matching.engine import MatchOutcome, match_records
+from zentra.matching.engine import match_records
 from zentra.matching.rules import DEFAULT_RULESET_NAME
+from zentra.matching.summary import summarize_run
 from zentra.models import (
     ReconciliationRun,
 )
@@ -202,82 +199,27 @@ def process_run(session: Session, ctx: ActorContext, run_id: str) -> Reconciliat
     seconds["match"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    involved = _involved_movements(outcome, internal)
+    summary = summarize_run(
+        external, internal, internal_raw.select(["movement_id", "content_hash"]), outcome
+    )
     if not run.dry_run:
         persist_outcome(session, run, outcome)
     run.result_fingerprint = outcome.result_fingerprint
-    run.totals = _totals(external, internal, involved)
+    run.totals = summary.totals
     run.counts = {
         "external_records": external.num_rows,
-        "internal_records": len(involved),
+        "internal_records": summary.internal_records,
         "matched": outcome.matches.num_rows,
-        "exceptions_by_type": _count_by(outcome.exceptions, "type"),
+        "exceptions_by_type": summary.exceptions_by_type,
     }
-    run.inputs = {**run.inputs, "internal_manifest": _internal_manifest(internal_raw, involved)}
+    run.inputs = {
+        **run.inputs,
+        "internal_manifest": {
+            "movements": summary.internal_records,
+            "sha256": summary.manifest_sha256,
+        },
+    }
     seconds["persist"] = time.perf_counter() - started
     run.stage_seconds = {stage: round(value, 6) for stage, value in seconds.items()}
     advance_run(session, run, "review", ctx)
     return run
-
-
-def _involved_movements(outcome: MatchOutcome, internal: pa.Table) -> set[str]:
-    """Movements the run accounts for: everything in the window, and any earlier candidate
-    that a match or an exception names."""
-    named = set(internal.filter(internal["in_window"])["movement_id"].to_pylist())
-    for movement_ids in outcome.matches["movement_ids"].to_pylist():
-        named.update(movement_ids)
-    exceptions = outcome.exceptions
-    for movement_id, candidates in zip(
-        exceptions["movement_id"].to_pylist(), exceptions["candidate_ids"].to_pylist(), strict=True
-    ):
-        if movement_id is not None:
-            named.add(movement_id)
-        named.update(candidates or ())
-    return named
-
-
-def _internal_manifest(internal_raw: pa.Table, involved: set[str]) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    pairs = zip(
-        internal_raw["movement_id"].to_pylist(),
-        internal_raw["content_hash"].to_pylist(),
-        strict=True,
-    )
-    for movement_id, content_hash in sorted(p for p in pairs if p[0] in involved):
-        digest.update(f"{movement_id}\x1f{content_hash}\n".encode())
-    return {"movements": len(involved), "sha256": digest.hexdigest()}
-
-
-def _count_by(table: pa.Table, column: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in table[column].to_pylist():
-        counts[value] = counts.get(value, 0) + 1
-    return dict(sorted(counts.items()))
-
-
-def _sum_by_currency(table: pa.Table) -> dict[str, int]:
-    if table.num_rows == 0:
-        return {}
-    grouped = table.group_by("currency").aggregate([("signed_amount", "sum")])
-    return dict(
-        zip(grouped["currency"].to_pylist(), grouped["signed_amount_sum"].to_pylist(), strict=True)
-    )
-
-
-def _totals(external: pa.Table, internal: pa.Table, involved: set[str]) -> list[dict[str, Any]]:
-    """Per currency: what the provider reported, what the ledger holds, and the difference
-    (signed minor units; outflows negative)."""
-    involved_mask = pc.is_in(
-        internal["movement_id"], value_set=pa.array(sorted(involved), type=pa.string())
-    )
-    provider = _sum_by_currency(external)
-    ledger = _sum_by_currency(internal.filter(involved_mask))
-    return [
-        {
-            "currency": currency,
-            "provider_total": provider.get(currency, 0),
-            "ledger_total": ledger.get(currency, 0),
-            "difference": provider.get(currency, 0) - ledger.get(currency, 0),
-        }
-        for currency in sorted(provider.keys() | ledger.keys())
-    ]
