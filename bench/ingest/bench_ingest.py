@@ -42,23 +42,25 @@ def settlement_csv(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def movements_ndjson(rows: int) -> bytes:
+def movements_ndjson(rows: int, metadata: bool = False) -> bytes:
     out = []
     for i in range(rows):
-        out.append(
-            json.dumps(
-                {
-                    "movement_id": f"m{i}",
-                    "type": "payment",
-                    "provider": "rail",
-                    "provider_reference": f"pi_{i:016x}",
-                    "amount": 1000 + i,
-                    "currency": "EUR",
-                    "status": "succeeded",
-                    "occurred_at": f"2026-04-{1 + i % 28:02d}T10:00:00Z",
-                }
-            )
-        )
+        row: dict[str, Any] = {
+            "movement_id": f"m{i}",
+            "type": "payment",
+            "provider": "rail",
+            "provider_reference": f"pi_{i:016x}",
+            "amount": 1000 + i,
+            "currency": "EUR",
+            "status": "succeeded",
+            # Distinct instants, as real movements have (no cache of repeated texts helps).
+            "occurred_at": (
+                f"2026-04-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{i // 60 % 60:02d}Z"
+            ),
+        }
+        if metadata:
+            row["metadata"] = {"payout_id": f"po_{i // 200}"}
+        out.append(json.dumps(row))
     return ("\n".join(out) + "\n").encode()
 
 
@@ -160,16 +162,27 @@ def bench(
     _timed(results, f"{tag}.settlement.persist.new", persist_new)
     from zentra.ingest.service import import_movements
 
-    def import_all() -> None:
-        with database.unit_of_work(tenant.id) as session:
-            import_movements(
+    def import_all(engine: str) -> None:
+        # A fresh tenant per engine: each import starts from no movements.
+        with database.unit_of_work() as session:
+            target, _ = create_tenant(session, f"bench-{engine}")
+        with database.unit_of_work(target.id) as session:
+            outcome = import_movements(
                 session,
-                system_context(tenant.id, "bench"),
+                system_context(target.id, "bench"),
                 content=movements,
                 content_type="application/x-ndjson",
+                engine=engine,  # type: ignore[arg-type]
             )
+        assert outcome.imported == movement_count, outcome.rejected[:3]
 
-    _timed(results, f"{tag}.movements.parse_and_persist.current", import_all)
+    movement_count = movements.count(b"\n")
+    if old:
+        _timed(results, f"{tag}.movements.parse_and_persist.python", lambda: import_all("python"))
+    _timed(results, f"{tag}.movements.parse_and_persist.columnar", lambda: import_all("columnar"))
+    from zentra.ingest.movements_columnar import read_ndjson_columns
+
+    _timed(results, f"{tag}.movements.parse_only.columnar", lambda: read_ndjson_columns(movements))
     database.dispose()
 
 
@@ -181,11 +194,16 @@ def main() -> None:
     )
     parser.add_argument("--old", action="store_true", help="also time the old path")
     parser.add_argument("--movements", type=int, default=None)
+    parser.add_argument(
+        "--metadata", action="store_true", help="give every movement a small metadata object"
+    )
     args = parser.parse_args()
     results: dict[str, float] = {}
     content = _timed(results, "generate.settlement", lambda: settlement_csv(args.rows))
     movements = _timed(
-        results, "generate.movements", lambda: movements_ndjson(args.movements or args.rows)
+        results,
+        "generate.movements",
+        lambda: movements_ndjson(args.movements or args.rows, args.metadata),
     )
     with tempfile.TemporaryDirectory() as folder:
         bench(
