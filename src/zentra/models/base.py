@@ -49,6 +49,10 @@ class Base(DeclarativeBase):
 
 
 class TenantScoped:
-    """Mixin for tables whose rows belong to one tenant (row-level security on PostgreSQL)."""
+    """Mixin for tables whose rows belong to one tenant (row-level security on PostgreSQL).
 
-    tenant_id: Mapped[str] = mapped_column(String(40), index=True)
+    No index of its own: each table's indexes and unique constraints lead with ``tenant_id``
+    where queries need it, and a single-column index would only slow bulk writes.
+    """
+
+    tenant_id: Mapped[str] = mapped_column(String(40))
