@@ -1,9 +1,9 @@
 """A run's result as files: ``matches.csv``, ``exceptions.csv`` and a readable ``report.html``
 (SPEC 13, ``zentra reconcile --output``).
 
-The run's links and exceptions are read as Arrow columns and the CSV files are written by DuckDB
-from them: a million matches never become a million Python objects. An external row is named by
-its file's ``row_id`` where the file has one, else by Zentra's id.
+The run's matches (aggregated in the database) and exceptions are read as Arrow columns and the
+CSV files are written by DuckDB from them: a million matches never become Python objects. An
+external row is named by its file's ``row_id`` where the file has one, else by Zentra's id.
 """
 
 from __future__ import annotations
@@ -31,20 +31,22 @@ _templates = Environment(
 def write_run_report(session: Session, run: ReconciliationRun, directory: Path) -> list[Path]:
     """Write the three files into ``directory`` (created if needed); return their paths."""
     directory.mkdir(parents=True, exist_ok=True)
-    links = repository.match_link_columns(session, run.tenant_id, run.id)
+    matches_table = repository.match_columns(session, run.tenant_id, run.id)
     exceptions = repository.exception_columns(session, run.tenant_id, run.id)
     matches_path = directory / "matches.csv"
     exceptions_path = directory / "exceptions.csv"
     db = duckdb.connect()
     try:
-        db.register("links", links)
+        db.register("match_rows", matches_table)
         db.register("exceptions", exceptions)
         db.sql(
             """
             SELECT rule, kind,
-                   string_agg(external_row_id, ';' ORDER BY external_row_id) AS external_row_ids,
-                   string_agg(movement_id, ';' ORDER BY movement_id) AS movement_ids
-            FROM links GROUP BY match_id, rule, kind
+                   array_to_string(list_sort(string_split(external_row_ids, ';')), ';')
+                       AS external_row_ids,
+                   array_to_string(list_sort(string_split(movement_ids, ';')), ';')
+                       AS movement_ids
+            FROM match_rows
             ORDER BY movement_ids, external_row_ids
             """
         ).to_csv(str(matches_path), header=True)  # an empty field is a NULL: nothing there
@@ -56,7 +58,7 @@ def write_run_report(session: Session, run: ReconciliationRun, directory: Path) 
             ORDER BY type, provider_reference, external_row_id, movement_id
             """
         ).to_csv(str(exceptions_path), header=True)
-        matches = db.sql("SELECT count(DISTINCT match_id) FROM links").fetchall()[0][0]
+        matches = matches_table.num_rows
         listed = (
             db.sql(
                 """

@@ -256,15 +256,15 @@ def list_run_events(
     return list(session.scalars(query.order_by(OutboxEvent.id).limit(limit)))
 
 
-LINK_COLUMNS = pa.schema(
+MATCH_COLUMNS = pa.schema(
     [
-        ("match_id", pa.string()),
         ("rule", pa.string()),
         ("kind", pa.string()),
-        ("external_row_id", pa.string()),
-        ("movement_id", pa.string()),
+        ("external_row_ids", pa.string()),
+        ("movement_ids", pa.string()),
     ]
 )
+
 
 EXCEPTION_COLUMNS = pa.schema(
     [
@@ -280,22 +280,24 @@ EXCEPTION_COLUMNS = pa.schema(
 )
 
 
-def match_link_columns(session: Session, tenant_id: str, run_id: str) -> pa.Table:
-    """Every member of every match of the run (``LINK_COLUMNS``); an external row is named by
-    its file's ``row_id`` where it has one."""
+def match_columns(session: Session, tenant_id: str, run_id: str) -> pa.Table:
+    """One row per match of the run (``MATCH_COLUMNS``) with its members joined by ``;`` in no
+    particular order; an external row is named by its file's ``row_id`` where it has one.
+    Aggregated in the database, so each match crosses the driver once."""
     query = (
         select(
-            MatchLink.match_id,
             Match.rule,
             Match.kind,
-            func.coalesce(ExternalRecord.row_id, ExternalRecord.id),
-            MatchLink.movement_id,
+            func.aggregate_strings(func.coalesce(ExternalRecord.row_id, ExternalRecord.id), ";"),
+            func.aggregate_strings(MatchLink.movement_id, ";"),
         )
+        .select_from(MatchLink)
         .join(Match, Match.id == MatchLink.match_id)
         .outerjoin(ExternalRecord, ExternalRecord.id == MatchLink.external_record_id)
         .where(MatchLink.tenant_id == tenant_id, MatchLink.run_id == run_id)
+        .group_by(MatchLink.match_id, Match.rule, Match.kind)
     )
-    return fetch_arrow(session, query, LINK_COLUMNS)
+    return fetch_arrow(session, query, MATCH_COLUMNS)
 
 
 def exception_columns(session: Session, tenant_id: str, run_id: str) -> pa.Table:
