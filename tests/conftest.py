@@ -49,6 +49,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Without PostgreSQL, its parametrizations are deselected (said in the header), not skipped.
     if _POSTGRES_UP:
         return
+
     def needs_postgres(item: pytest.Item) -> bool:
         return "[postgresql" in item.nodeid or "postgres_db" in getattr(item, "fixturenames", ())
 
