@@ -61,71 +61,69 @@ _FINAL = (
     """,
 )
 
-# The nearest three candidates by amount: in each currency, the three open movements below and
-# above a row's amount (by sorted position) contain its three nearest.
-_NEAREST = (
+# The nearest three candidates by amount: in each currency, the three open records below and
+# above an anchor's amount (by sorted position on the other side) contain its three nearest.
+# Deltas are always provider minus internal, whichever side the anchor is on.
+_NEAREST_SIDES = (
     """
     CREATE TEMP TABLE near_i AS
-    SELECT movement_id, currency, signed_amount, occurred_on,
+    SELECT movement_id AS id, currency, signed_amount, occurred_on AS day,
            row_number() OVER (PARTITION BY currency ORDER BY signed_amount, movement_id) AS pos
     FROM i_open
     """,
     """
     CREATE TEMP TABLE near_e AS
-    SELECT id, currency, signed_amount, booked_on,
+    SELECT id, currency, signed_amount, booked_on AS day,
            row_number() OVER (PARTITION BY currency ORDER BY signed_amount, id) AS pos
     FROM e_open
     """,
-    """
-    CREATE TEMP TABLE near_for_rows AS
-    WITH anchor AS (
-        SELECT x.external_id, e.currency, e.signed_amount, e.booked_on,
-               coalesce(a.pos, 0) AS pos
-        FROM exc_out x JOIN ext e ON e.id = x.external_id
-        ASOF LEFT JOIN near_i a
-          ON a.currency = e.currency AND a.signed_amount <= e.signed_amount
-        WHERE x.type = 'unmatched_provider_row'),
-    ranked AS (
-        SELECT a.external_id, n.movement_id,
-               a.signed_amount - n.signed_amount AS amount_delta,
-               date_diff('day', n.occurred_on, a.booked_on) AS days_delta,
-               row_number() OVER (
-                   PARTITION BY a.external_id
-                   ORDER BY abs(a.signed_amount - n.signed_amount),
-                            abs(date_diff('day', n.occurred_on, a.booked_on)), n.movement_id
-               ) AS rank
-        FROM anchor a JOIN near_i n
-          ON n.currency = a.currency AND n.pos BETWEEN a.pos - 2 AND a.pos + 3)
-    SELECT external_id,
-           list({'id': movement_id, 'amount_delta': amount_delta, 'days_delta': days_delta}
-                ORDER BY rank) AS nearest
-    FROM ranked WHERE rank <= 3 GROUP BY external_id
-    """,
-    """
-    CREATE TEMP TABLE near_for_movements AS
-    WITH anchor AS (
-        SELECT x.movement_id, i.currency, i.signed_amount, i.occurred_on,
-               coalesce(a.pos, 0) AS pos
-        FROM exc_out x JOIN int i ON i.movement_id = x.movement_id
-        ASOF LEFT JOIN near_e a
-          ON a.currency = i.currency AND a.signed_amount <= i.signed_amount
-        WHERE x.type = 'missing_from_settlement'),
-    ranked AS (
-        SELECT a.movement_id, n.id,
-               n.signed_amount - a.signed_amount AS amount_delta,
-               date_diff('day', a.occurred_on, n.booked_on) AS days_delta,
-               row_number() OVER (
-                   PARTITION BY a.movement_id
-                   ORDER BY abs(n.signed_amount - a.signed_amount),
-                            abs(date_diff('day', a.occurred_on, n.booked_on)), n.id
-               ) AS rank
-        FROM anchor a JOIN near_e n
-          ON n.currency = a.currency AND n.pos BETWEEN a.pos - 2 AND a.pos + 3)
-    SELECT movement_id,
-           list({'id': id, 'amount_delta': amount_delta, 'days_delta': days_delta}
-                ORDER BY rank) AS nearest
-    FROM ranked WHERE rank <= 3 GROUP BY movement_id
-    """,
+)
+_NEAREST_TEMPLATE = """
+CREATE TEMP TABLE {target} AS
+WITH anchor AS (
+    SELECT x.{anchor_id} AS anchor_id, s.currency, s.signed_amount, s.{anchor_day} AS day,
+           coalesce(a.pos, 0) AS pos
+    FROM exc_out x JOIN {anchor_table} s ON s.{anchor_key} = x.{anchor_id}
+    ASOF LEFT JOIN {candidates} a
+      ON a.currency = s.currency AND a.signed_amount <= s.signed_amount
+    WHERE x.type = '{exception_type}'),
+ranked AS (
+    SELECT a.anchor_id, n.id,
+           {sign} * (a.signed_amount - n.signed_amount) AS amount_delta,
+           {sign} * date_diff('day', n.day, a.day) AS days_delta,
+           row_number() OVER (
+               PARTITION BY a.anchor_id
+               ORDER BY abs(a.signed_amount - n.signed_amount),
+                        abs(date_diff('day', n.day, a.day)), n.id) AS rank
+    FROM anchor a JOIN {candidates} n
+      ON n.currency = a.currency AND n.pos BETWEEN a.pos - 2 AND a.pos + 3)
+SELECT anchor_id AS {anchor_id},
+       list({{'id': id, 'amount_delta': amount_delta, 'days_delta': days_delta}}
+            ORDER BY rank) AS nearest
+FROM ranked WHERE rank <= 3 GROUP BY anchor_id
+"""
+_NEAREST = (
+    *_NEAREST_SIDES,
+    _NEAREST_TEMPLATE.format(
+        target="near_for_rows",
+        anchor_id="external_id",
+        anchor_table="ext",
+        anchor_key="id",
+        anchor_day="booked_on",
+        candidates="near_i",
+        exception_type="unmatched_provider_row",
+        sign=1,
+    ),
+    _NEAREST_TEMPLATE.format(
+        target="near_for_movements",
+        anchor_id="movement_id",
+        anchor_table="int",
+        anchor_key="movement_id",
+        anchor_day="occurred_on",
+        candidates="near_e",
+        exception_type="missing_from_settlement",
+        sign=-1,
+    ),
 )
 
 # One-row matches (almost all) take their row's content hash by a plain join; matches of several
