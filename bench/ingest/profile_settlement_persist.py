@@ -20,7 +20,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_ingest import settlement_csv
 
-from zentra.ingest.service import _external_record_rows
+from zentra.ingest.service.files import _external_record_rows
 from zentra.ingest.sources.csv_fast import parse_generic_csv_columns
 from zentra.kit.bulk import _sqlite_column
 from zentra.kit.db import Database
