@@ -15,6 +15,7 @@ EXTERNAL_TYPE_CLASS: Final = {
     "payout": "payout",
     "fee": "fee",
     "adjustment": "adjustment",
+    "reversal": "reversal",
 }
 MOVEMENT_TYPE_CLASS: Final = {
     "payment": "charge",

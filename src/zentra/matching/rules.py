@@ -100,7 +100,9 @@ class Rule(BaseModel):
     fee_aware: bool = False
     fuzzy: FuzzyComparison | None = None
     group_field: Annotated[str, Field(pattern=FIELD_PATTERN)] | None = None
-    external_types: tuple[Literal["charge", "refund", "payout", "fee", "adjustment"], ...] = ()
+    external_types: tuple[
+        Literal["charge", "refund", "payout", "fee", "adjustment", "reversal"], ...
+    ] = ()
     only_without_reference: bool = False
     max_candidates: int = Field(default=20, ge=2, le=MAX_SUBSET_CANDIDATES)
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-RECORD_TYPES = frozenset({"charge", "refund", "payout", "fee", "adjustment"})
-"""The normalized types of an external record."""
+RECORD_TYPES = frozenset({"charge", "refund", "payout", "fee", "adjustment", "reversal"})
+"""The normalized types of an external record. A ``reversal`` undoes an earlier booking (a bank's
+reversal indicator, a returned ACH entry): kept as such, never netted into a charge."""
 
 
 class ParsedRecord(NamedTuple):
