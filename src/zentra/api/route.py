@@ -42,7 +42,7 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 def _authenticate(database: Database, authorization: str | None) -> Principal:
-    with database.unit_of_work() as session:
+    with database.unit_of_work(read_only=True) as session:
         return authenticate(session, authorization)
 
 
@@ -140,7 +140,8 @@ class UnitOfWorkRoute(APIRoute):
         endpoint_handler: Handler,
         record_id: str | None,
     ) -> Response:
-        session = database.new_session(tenant_id)
+        # Reads never take SQLite's write lock: they proceed while a worker writes a long run.
+        session = database.new_session(tenant_id, read_only=request.method == "GET")
         request.state.session = session
         try:
             session.begin()

@@ -9,7 +9,9 @@ flush, and the edge commits or rolls back. A unit of work opened for a tenant is
 - on every database, repositories filter by ``tenant_id`` as well.
 
 SQLite transactions start with ``BEGIN IMMEDIATE`` so that concurrent writers queue on the
-database lock instead of failing when a read transaction tries to upgrade.
+database lock instead of failing when a read transaction tries to upgrade. Read-only units of
+work (``read_only=True``: GET requests) start with a plain ``BEGIN`` instead, so in WAL mode they
+read while a long write (a million-row run) holds the lock.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from zentra.config import get_settings
 
 APP_ROLE = "zentra_app"
+READ_ONLY_OPTION = "zentra_read_only"
 TENANT_SETTING = "zentra.tenant_id"
 
 
@@ -48,7 +51,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_db_engine(url: str) -> Engine:
@@ -69,23 +73,31 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
-        event.listen(self._sessions, "after_begin", _scope_transaction_to_tenant)
+        self._read_only_sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY_OPTION: True}),
+            expire_on_commit=False,
+            autoflush=True,
+        )
+        for factory in (self._sessions, self._read_only_sessions):
+            event.listen(factory, "after_begin", _scope_transaction_to_tenant)
 
     @property
     def is_postgres(self) -> bool:
         """True when this database is PostgreSQL."""
         return is_postgres(self.engine)
 
-    def new_session(self, tenant_id: str | None = None) -> Session:
+    def new_session(self, tenant_id: str | None = None, *, read_only: bool = False) -> Session:
         """A session whose transactions are confined to ``tenant_id`` (None: system scope)."""
-        session = self._sessions()
+        session = (self._read_only_sessions if read_only else self._sessions)()
         session.info["tenant_id"] = tenant_id
         return session
 
     @contextmanager
-    def unit_of_work(self, tenant_id: str | None = None) -> Iterator[Session]:
+    def unit_of_work(
+        self, tenant_id: str | None = None, *, read_only: bool = False
+    ) -> Iterator[Session]:
         """One transaction: commit when the block ends, roll back when it raises."""
-        session = self.new_session(tenant_id)
+        session = self.new_session(tenant_id, read_only=read_only)
         try:
             with session.begin():
                 yield session
