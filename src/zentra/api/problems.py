@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from zentra.kit import errors
@@ -73,6 +74,22 @@ def install_problem_handlers(app: FastAPI) -> None:
             request.url.path,
             errors=problems,
         )
+
+    @app.exception_handler(OperationalError)
+    async def _store_busy(request: Request, exc: OperationalError) -> JSONResponse:
+        # The embedded SQLite store has one writer at a time; a write that waited out the busy
+        # timeout behind a long run is asked to retry, not told the server broke.
+        if "database is locked" not in str(exc.orig):
+            raise exc
+        response = problem_response(
+            503,
+            "store_busy",
+            "Store busy",
+            "another write holds the embedded store; retry",
+            request.url.path,
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
