@@ -138,7 +138,8 @@ def _text_index(fields: list[str]) -> int | None:
 def _continue(record: _Record, piece: str, physical_length: int, *, is_88: bool) -> None:
     """Append a continuation (an ``88`` or a bare physical line) to ``record``."""
     base = _strip_terminator(record.text)
-    joiner = "" if record.last_physical_length >= PHYSICAL_RECORD_LENGTH else " "
+    # A line filled to exactly 80 characters was cut by a fixed record length, possibly mid-word.
+    joiner = "" if record.last_physical_length == PHYSICAL_RECORD_LENGTH else " "
     if record.code == "16":
         fields = base.split(",")
         index = _text_index(fields)
@@ -161,18 +162,20 @@ def _records(text: str) -> list[_Record]:
         if not physical.strip():
             continue
         pieces = _RECORD_SPLIT.split(physical.strip())
+        length = len(physical)
         for position, piece in enumerate(pieces):
             piece_text = piece if position == len(pieces) - 1 else piece + "/"
-            length = len(physical.rstrip("\r\n"))
+            # Evidence keeps the physical line as written, unless it holds several records.
+            raw = physical if len(pieces) == 1 else piece_text
             if _RECORD_START.match(piece_text) is not None:
                 code = piece_text[:2]
                 if code == "88" and records:
-                    records[-1].raw.append(piece_text)
+                    records[-1].raw.append(raw)
                     _continue(records[-1], _strip_terminator(piece_text[3:]), length, is_88=True)
                     continue
-                records.append(_Record(code, number, piece_text, [piece_text], length))
+                records.append(_Record(code, number, piece_text, [raw], length))
             elif records:
-                records[-1].raw.append(piece_text)
+                records[-1].raw.append(raw)
                 _continue(records[-1], _strip_terminator(piece_text), length, is_88=False)
             else:
                 raise UnreadableFile(
