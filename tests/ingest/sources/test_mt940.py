@@ -319,6 +319,14 @@ def test_unreadable_statement_lines_are_rejected_with_line_and_reason(
     assert reason in parsed.rejected[0].reason
 
 
+def test_lines_before_the_first_statement_header_are_rejected_not_dropped() -> None:
+    content = b":25:X\n:61:091231C1,00NTRFNONREF\n" + _statement(":61:091231C2,00NTRFNONREF")
+    parsed = parse_mt940(content)
+    assert [r.amount_minor for r in parsed.records] == [200]
+    assert [r.line for r in parsed.rejected] == [2]
+    assert ":20:" in parsed.rejected[0].reason
+
+
 @pytest.mark.parametrize("content", [b"", b"hello\nworld\n", b"\xff\xfe\x00", b":25:X\n:61:1\n"])
 def test_a_file_with_no_statement_is_unreadable(content: bytes) -> None:
     with pytest.raises(UnreadableFile, match=":20:"):

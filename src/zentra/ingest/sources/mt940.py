@@ -32,13 +32,17 @@ Mappings:
 * mark: ``C``/``D`` credit/debit; ``RC`` (reversal of a credit, so money leaves: negative) and
   ``RD`` (reversal of a debit: positive) give type ``reversal``. ``CR``/``DR`` are *not*
   reversals: they are C/D followed by the funds code (the third letter of the currency).
-* type: ``reversal`` for RC/RD, for the returned-item code ``RTI`` and for a ``:86:`` that starts
-  with a reversal word (``Terugboeking``, ``Storno``, ``Rücklastschrift``); ``fee`` for the
+* type: ``reversal`` for RC/RD, for the returned-item code ``RTI`` and for a booking text (the
+  German ``?00``, else the first ``:86:`` line) with a reversal word (``Terugboeking``,
+  ``Storno``, ``Retoure``, ``Rücklastschrift``); ``fee`` for the
   charges and commission codes ``CHG``/``COM``; ``adjustment`` for interest ``INT``; otherwise
   ``charge`` for a credit (money received) and ``payout`` for a debit (money paid out).
-* ``provider_reference``: the customer reference unless ``NONREF``; else the SEPA end-to-end id
+* ``provider_reference``: the customer reference unless ``NONREF`` (or a bare SEPA label such as
+  ``KREF+`` whose value the bank cut off); else the SEPA end-to-end id
   (``EREF+`` in the ``:86:``, ``NOTPROVIDED`` meaning none); else the bank reference; else empty.
   ``row_id`` is the bank reference.
+* A ``0,00`` line is kept as the zero it says (SNS writes informational lines that way); a zero is
+  never made up for an amount that cannot be read.
 * ``counterparty``: in structured German ``:86:`` (``?20``..``?29`` purpose, ``?30``/``?31``
   bank and account, ``?32``/``?33`` name, ``?38`` IBAN) the name and account; in ``/NAME/``
   structured ``:86:`` the name; in the ASN/SNS layout, where the "reference" slot of ``:61:``
@@ -148,7 +152,7 @@ def _statements(text: str) -> list[_Statement]:
             current = None  # a SWIFT envelope block or the end of a message
         elif current is not None:
             current.lines.append(line)
-    return [s for s in statements if any(f.tag == "20" for f in s.fields)]
+    return statements
 
 
 def _currency(statement: _Statement) -> str | None:
@@ -367,14 +371,21 @@ def parse_mt940(content: bytes) -> ParsedFile:
     text = _decode(content)
     lines = _LINE_BREAK.split(text)
     statements = _statements(text)
-    if not statements:
+    if not any(f.tag == "20" for statement in statements for f in statement.fields):
         raise UnreadableFile(
             "no MT940/MT942 statement found: the file has no :20: tag at the start of a line"
         )
     parsed = ParsedFile()
     for statement in statements:
-        currency = _currency(statement)
         fields = statement.fields
+        if fields[0].tag != "20":  # tags before the first :20: belong to no statement
+            parsed.rejected.extend(
+                RejectedRow(f.line, "the statement line comes before any :20: statement header")
+                for f in fields
+                if f.tag == "61"
+            )
+            continue
+        currency = _currency(statement)
         for index, fld in enumerate(fields):
             if fld.tag != "61":
                 continue
