@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from zentra.ingest.sources import csv_fast, csv_generic
+from zentra.ingest.sources import bai2, camt, csv_fast, csv_generic, mt940, nacha, ofx, psp_csv
 from zentra.ingest.sources.base import (
     RECORD_TYPES,
     ParsedFile,
@@ -115,6 +115,23 @@ def parse_file_columns(content: bytes, format_name: str) -> ColumnarFile:
 def _parse_generic_csv(content: bytes) -> ParsedFile:
     return csv_fast.parse_generic_csv_columns(content).to_parsed_file()
 
+
+# Specific formats first: detection takes the first that recognizes the content, and a PSP's CSV
+# report must not be taken for the generic CSV.
+for _source in (
+    camt.SOURCE_CAMT053,
+    camt.SOURCE_CAMT054,
+    mt940.SOURCE_MT940,
+    mt940.SOURCE_MT942,
+    bai2.SOURCE_BAI2,
+    ofx.SOURCE_OFX,
+    nacha.SOURCE_NACHA,
+    psp_csv.SOURCE_ADYEN_SETTLEMENT,
+    psp_csv.SOURCE_PAYPAL_ACTIVITY,
+    psp_csv.SOURCE_PAYPAL_STATEMENT,
+    psp_csv.SOURCE_STRIPE_BALANCE,
+):
+    register_format(_source)
 
 # The generic CSV is read by its columnar parser either way; csv_generic stays the reference
 # (and the fallback) that the columnar parser is tested against.
