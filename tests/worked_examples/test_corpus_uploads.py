@@ -22,6 +22,20 @@ FILES = sorted(
 )
 
 
+# The formats each corpus folder's files are detected as (from their content, not their names).
+FORMATS_BY_FOLDER = {
+    "adyen": {"adyen_settlement_details"},
+    "bai2": {"bai2"},
+    "camt053": {"camt.053"},
+    "camt054": {"camt.054"},
+    "mt940": {"mt940", "mt942"},
+    "nacha": {"nacha"},
+    "ofx": {"ofx"},
+    "paypal": {"paypal_activity", "paypal_statement"},
+    "stripe": {"stripe_balance"},
+}
+
+
 def test_the_corpus_is_where_the_tests_expect_it() -> None:
     assert len(FILES) == 60, CORPUS
 
@@ -55,3 +69,4 @@ def test_corpus_file_is_parsed_or_refused_never_a_server_error(
         ).one()
         assert stored.content == content
         assert stored.size_bytes == len(content)
+        assert stored.format in FORMATS_BY_FOLDER[path.parent.name]
