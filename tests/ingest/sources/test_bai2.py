@@ -111,7 +111,7 @@ def _record(name: str, line: int, index: int = 0, *, verify_totals: bool = True)
 
 
 def test_the_corpus_is_found_and_every_file_has_an_expectation() -> None:
-    assert Path("/work/shared/corpus").resolve() == CORPUS
+    assert CORPUS.is_dir(), CORPUS
     assert sorted(p.name for p in BAI2_DIR.iterdir()) == sorted(EXPECTED)
 
 

@@ -172,7 +172,7 @@ def _record(name: str, line: int) -> ParsedRecord:
 
 
 def test_the_corpus_is_found_and_every_file_has_an_expectation() -> None:
-    assert Path("/work/shared/corpus").resolve() == CORPUS
+    assert CORPUS.is_dir(), CORPUS
     assert sorted(p.name for p in MT940_DIR.iterdir()) == sorted(EXPECTED)
 
 

@@ -89,7 +89,7 @@ REJECTED: dict[str, list[tuple[int, str]]] = {
 
 
 def test_the_corpus_is_where_the_tests_expect_it() -> None:
-    assert Path("/work/shared/corpus") == CORPUS
+    assert CORPUS.is_dir(), CORPUS
     assert sorted(p.name for p in OFX.iterdir()) == sorted(EXPECTED)
 
 

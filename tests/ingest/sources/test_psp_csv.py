@@ -130,7 +130,7 @@ SPOT_ROWS: dict[Path, list[tuple[object, ...]]] = {
 
 
 def test_the_corpus_is_where_the_tests_expect_it() -> None:
-    assert Path("/work/shared/corpus") == CORPUS
+    assert CORPUS.is_dir(), CORPUS
     files = {p for fmt in ("adyen", "paypal", "stripe") for p in (CORPUS / fmt).iterdir()}
     assert files == set(PARSERS)
 
