@@ -14,6 +14,7 @@ from zentra.audit.endpoints import router as audit_router
 from zentra.events.endpoints import router as events_router
 from zentra.ingest.endpoints import router as ingest_router
 from zentra.kit.db import Database, get_database
+from zentra.providers.endpoints import router as providers_router
 from zentra.reconciliation.endpoints import router as reconciliation_router
 
 health_router = APIRouter(tags=["health"])
@@ -51,6 +52,7 @@ def create_app(database: Database | None = None) -> FastAPI:
         reconciliation_router,
         events_router,
         audit_router,
+        providers_router,
     ):
         app.include_router(router)
     return app

@@ -32,6 +32,9 @@ Prefix = Literal[
     "sig",
     "req",
     "rls",
+    "prv",
+    "cb",
+    "sec",
 ]
 
 _lock = threading.Lock()

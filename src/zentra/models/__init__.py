@@ -6,6 +6,12 @@ from zentra.models.events import OutboxEvent
 from zentra.models.idempotency import IdempotencyRecord
 from zentra.models.ingest import ExternalRecord, Movement, SettlementFile
 from zentra.models.jobs import Job
+from zentra.models.providers import (
+    Callback,
+    ProviderConnection,
+    ProviderConnectionRoute,
+    SecurityLogEntry,
+)
 from zentra.models.reconciliation import (
     Closeout,
     ExceptionActivity,
@@ -22,6 +28,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "Callback",
     "Closeout",
     "ExceptionActivity",
     "ExternalRecord",
@@ -31,9 +38,12 @@ __all__ = [
     "MatchLink",
     "Movement",
     "OutboxEvent",
+    "ProviderConnection",
+    "ProviderConnectionRoute",
     "ReconciliationException",
     "ReconciliationRun",
     "Ruleset",
+    "SecurityLogEntry",
     "SettlementFile",
     "SigningKey",
     "Tenant",

@@ -1,0 +1,80 @@
+"""Queries of the providers domain. Every tenant query filters by ``tenant_id`` as well as
+relying on row-level security; the route lookup is the one system-scope read."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from zentra.models import (
+    Callback,
+    ProviderConnection,
+    ProviderConnectionRoute,
+    SettlementFile,
+)
+
+
+def find_route_tenant(session: Session, connection_id: str) -> str | None:
+    """The tenant of ``connection_id`` (system scope: no tenant is known yet)."""
+    query = select(ProviderConnectionRoute.tenant_id).where(
+        ProviderConnectionRoute.connection_id == connection_id
+    )
+    return session.execute(query).scalar_one_or_none()
+
+
+def get_connection(
+    session: Session, tenant_id: str, connection_id: str
+) -> ProviderConnection | None:
+    """The tenant's connection ``connection_id``, if any."""
+    query = select(ProviderConnection).where(
+        ProviderConnection.tenant_id == tenant_id, ProviderConnection.id == connection_id
+    )
+    return session.execute(query).scalar_one_or_none()
+
+
+def find_connection_by_name(
+    session: Session, tenant_id: str, name: str
+) -> ProviderConnection | None:
+    """The tenant's connection named ``name``, if any."""
+    query = select(ProviderConnection).where(
+        ProviderConnection.tenant_id == tenant_id, ProviderConnection.name == name
+    )
+    return session.execute(query).scalar_one_or_none()
+
+
+def list_connections(
+    session: Session, tenant_id: str, *, limit: int, after_id: str | None
+) -> list[ProviderConnection]:
+    """Up to ``limit`` of the tenant's connections in id order, after ``after_id``."""
+    query = select(ProviderConnection).where(ProviderConnection.tenant_id == tenant_id)
+    if after_id is not None:
+        query = query.where(ProviderConnection.id > after_id)
+    return list(session.execute(query.order_by(ProviderConnection.id).limit(limit)).scalars())
+
+
+def find_callback(
+    session: Session, tenant_id: str, connection_id: str, provider_event_id: str
+) -> Callback | None:
+    """The stored callback of this provider event on this connection, if any."""
+    query = select(Callback).where(
+        Callback.tenant_id == tenant_id,
+        Callback.connection_id == connection_id,
+        Callback.provider_event_id == provider_event_id,
+    )
+    return session.execute(query).scalar_one_or_none()
+
+
+def next_stream_line(session: Session, tenant_id: str, settlement_file_id: str) -> int:
+    """Count one more record in a callback stream file; return its 1-based ordinal.
+
+    The row update also serializes concurrent callbacks of one connection.
+    """
+    session.execute(
+        update(SettlementFile)
+        .where(SettlementFile.tenant_id == tenant_id, SettlementFile.id == settlement_file_id)
+        .values(rows=SettlementFile.rows + 1)
+    )
+    query = select(SettlementFile.rows).where(
+        SettlementFile.tenant_id == tenant_id, SettlementFile.id == settlement_file_id
+    )
+    return int(session.execute(query).scalar_one())
