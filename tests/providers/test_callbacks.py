@@ -101,6 +101,7 @@ def _assert_refused(db: Database, response: Any, before: dict[str, int]) -> None
     assert response.status_code == 401, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == "invalid_signature"
+    assert "www-authenticate" not in response.headers
     after = _state(db)
     assert after == {**before, "security_log": before["security_log"] + 1}
 

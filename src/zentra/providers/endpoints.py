@@ -119,7 +119,7 @@ async def receive_callback(connection_id: str, request: Request) -> Response:
             _receive, request.app.state.database, connection_id, delivery
         )
     except ZentraError as error:
-        return problem_response(
+        problem = problem_response(
             _callback_status(error),
             error.code,
             error.title,
@@ -127,6 +127,10 @@ async def receive_callback(connection_id: str, request: Request) -> Response:
             request.url.path,
             **error.extensions,
         )
+        # A callback is authenticated by its signature, never by a bearer key: no challenge.
+        if "www-authenticate" in problem.headers:
+            del problem.headers["www-authenticate"]
+        return problem
     return JSONResponse({"id": received.callback_id, "duplicate": received.duplicate})
 
 
