@@ -171,6 +171,9 @@ def test_stripe_callback_replayed_five_times_posts_once(db: Database, client: Ap
     assert count(db, "callbacks") == 1
     assert count(db, "external_records") == 1
     assert count(db, "audit_events", "action = 'callback.received'") == 1
+    # The record belongs to the callback, not to a settlement file.
+    assert count(db, "external_records", "settlement_file_id IS NULL") == 1
+    assert client.get("/settlement-files").json()["data"] == []
 
 
 def test_malformed_body_with_valid_signature_is_400(db: Database, client: ApiClient) -> None:

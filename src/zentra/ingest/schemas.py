@@ -61,7 +61,7 @@ class ExternalRecordOut(BaseModel):
     """One normalized settlement row with its source line and raw text."""
 
     id: str
-    settlement_file_id: str
+    settlement_file_id: str | None
     provider: str
     line: int
     row_id: str | None

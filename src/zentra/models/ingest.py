@@ -53,7 +53,8 @@ class ExternalRecord(TenantScoped, Base):
     __table_args__ = (Index("ix_external_records_file", "tenant_id", "settlement_file_id"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    settlement_file_id: Mapped[str] = mapped_column(ForeignKey("settlement_files.id"))
+    # None for a record that came from a provider callback (see ``callbacks``).
+    settlement_file_id: Mapped[str | None] = mapped_column(ForeignKey("settlement_files.id"))
     provider: Mapped[str] = mapped_column(String(100))
     line: Mapped[int] = mapped_column(Integer)
     row_id: Mapped[str | None] = mapped_column(String(200))

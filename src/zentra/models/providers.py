@@ -17,11 +17,10 @@ from zentra.models.base import Base, JSONType, TenantScoped
 
 
 class ProviderConnection(TenantScoped, Base):
-    """A configured rail: its kind, its callback signing secret, its callback stream file.
+    """A configured rail: its kind and its callback signing secret.
 
     ``signing_secret`` is stored as given or generated; it should be encrypted at rest (a
-    tenant data key) before production. ``settlement_file_id`` is the settlement file that
-    holds the external records normalized from this connection's callbacks.
+    tenant data key) before production.
     """
 
     __tablename__ = "provider_connections"
@@ -31,7 +30,6 @@ class ProviderConnection(TenantScoped, Base):
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(40))
     signing_secret: Mapped[str] = mapped_column(Text)
-    settlement_file_id: Mapped[str] = mapped_column(ForeignKey("settlement_files.id"))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
 

@@ -8,8 +8,8 @@ the provider's own signature scheme (``signatures``) authenticates the body, byt
 - A callback whose signature does not verify is refused (:class:`InvalidSignature`) and leaves
   one trace only: a ``security_log`` row, committed with the refusal.
 - A verified callback is stored raw, once per provider event id (a redelivery changes nothing),
-  and normalized (``normalize``) into an external record of the connection's callback stream, a
-  settlement file created with the connection.
+  and normalized (``normalize``) into an external record that belongs to no settlement file
+  (``callbacks.external_record_id`` points at it).
 - A verified body that does not say what happened (no event id, no type, a float amount) is
   refused as :class:`MalformedCallback`.
 

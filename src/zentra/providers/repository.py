@@ -3,14 +3,13 @@ relying on row-level security; the route lookup is the one system-scope read."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zentra.models import (
     Callback,
     ProviderConnection,
     ProviderConnectionRoute,
-    SettlementFile,
 )
 
 
@@ -62,19 +61,3 @@ def find_callback(
         Callback.provider_event_id == provider_event_id,
     )
     return session.execute(query).scalar_one_or_none()
-
-
-def next_stream_line(session: Session, tenant_id: str, settlement_file_id: str) -> int:
-    """Count one more record in a callback stream file; return its 1-based ordinal.
-
-    The row update also serializes concurrent callbacks of one connection.
-    """
-    session.execute(
-        update(SettlementFile)
-        .where(SettlementFile.tenant_id == tenant_id, SettlementFile.id == settlement_file_id)
-        .values(rows=SettlementFile.rows + 1)
-    )
-    query = select(SettlementFile.rows).where(
-        SettlementFile.tenant_id == tenant_id, SettlementFile.id == settlement_file_id
-    )
-    return int(session.execute(query).scalar_one())

@@ -7,8 +7,8 @@ Reception (:func:`receive_callback`) in order, each step refusing before anythin
    is added and :class:`InvalidSignature` raised, a recorded refusal the edge commits;
 3. the body says what happened (else :class:`MalformedCallback`);
 4. a provider event id already stored answers ``duplicate`` and changes nothing;
-5. the callback is stored raw, its money (if any) becomes an external record of the
-   connection's callback stream file, and the reception is audited.
+5. the callback is stored raw, its money (if any) becomes an external record (of no settlement
+   file), and the reception is audited.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from zentra.models import (
     ProviderConnection,
     ProviderConnectionRoute,
     SecurityLogEntry,
-    SettlementFile,
 )
 from zentra.providers import repository
 from zentra.providers.errors import InvalidSignature, MalformedCallback
@@ -49,7 +48,6 @@ from zentra.providers.payloads import NotJson, parse_json
 from zentra.providers.signatures import verify_adyen, verify_standard_webhooks, verify_stripe
 
 KINDS = ("stripe", "adyen", "standard_webhooks", "sandbox")
-CALLBACK_STREAM_FORMAT = "callbacks"
 """``format`` of the settlement file holding a connection's callback records."""
 STORED_HEADERS = (
     "content-type",
@@ -129,7 +127,7 @@ def create_connection(
     kind: str,
     signing_secret: str | None = None,
 ) -> CreatedConnection:
-    """Create a provider connection, its callback route and its callback stream file.
+    """Create a provider connection and its callback route.
 
     A missing secret is generated (except for Adyen, whose HMAC key must be given). The secret
     is returned once; it is stored as given and should be encrypted at rest later.
@@ -148,36 +146,15 @@ def create_connection(
         raise DuplicateResource(f"a provider connection named {clean_name!r} exists", field="name")
     now = utcnow()
     connection_id = new_id("prv")
-    stream = f"callback stream of provider connection {connection_id}\n".encode()
-    stream_file = SettlementFile(
-        id=new_id("set"),
-        tenant_id=ctx.tenant_id,
-        provider=clean_name,
-        file_id=None,
-        filename=None,
-        format=CALLBACK_STREAM_FORMAT,
-        sha256=sha256_hex(stream),
-        size_bytes=len(stream),
-        content=stream,
-        status="parsed",
-        refusal_reason=None,
-        rows=0,
-        rejected_rows=[],
-        uploaded_by=ctx.actor,
-        created_at=now,
-    )
     connection = ProviderConnection(
         id=connection_id,
         tenant_id=ctx.tenant_id,
         name=clean_name,
         kind=kind,
         signing_secret=secret,
-        settlement_file_id=stream_file.id,
         created_by=ctx.actor,
         created_at=now,
     )
-    session.add(stream_file)
-    session.flush()
     session.add(connection)
     session.flush()
     session.add(ProviderConnectionRoute(connection_id=connection_id, tenant_id=ctx.tenant_id))
@@ -249,7 +226,6 @@ def _verification_failure(
 
 def _record(
     connection: ProviderConnection,
-    line: int,
     normalized: NormalizedCallback,
     record: RecordFields,
     raw: str,
@@ -257,9 +233,10 @@ def _record(
     return ExternalRecord(
         id=new_id("ext"),
         tenant_id=connection.tenant_id,
-        settlement_file_id=connection.settlement_file_id,
+        # A callback is one document, not a file: no settlement file, line 1 of its body.
+        settlement_file_id=None,
         provider=connection.name,
-        line=line,
+        line=1,
         row_id=normalized.provider_event_id,
         provider_reference=record.provider_reference,
         reference_key=reference_key(record.provider_reference),
@@ -352,8 +329,7 @@ def receive_callback(
             raise
         return Received(winner.id, duplicate=True)
     if normalized.record is not None:
-        line = repository.next_stream_line(session, tenant_id, connection.settlement_file_id)
-        record = _record(connection, line, normalized, normalized.record, delivery.body.decode())
+        record = _record(connection, normalized, normalized.record, delivery.body.decode())
         session.add(record)
         session.flush()
         callback.external_record_id = record.id

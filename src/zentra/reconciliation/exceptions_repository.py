@@ -99,16 +99,17 @@ def list_activities(session: Session, tenant_id: str, exception_id: str) -> list
 
 def get_external_record_with_file(
     session: Session, tenant_id: str, external_record_id: str
-) -> tuple[ExternalRecord, SettlementFile] | None:
-    """An external record with the settlement file it was read from, in one query."""
+) -> tuple[ExternalRecord, SettlementFile | None] | None:
+    """An external record with the settlement file it was read from (None for a record that
+    came from a provider callback), in one query."""
     query = (
         select(ExternalRecord, SettlementFile)
-        .join(SettlementFile, SettlementFile.id == ExternalRecord.settlement_file_id)
-        .where(
-            ExternalRecord.tenant_id == tenant_id,
-            SettlementFile.tenant_id == tenant_id,
-            ExternalRecord.id == external_record_id,
+        .outerjoin(
+            SettlementFile,
+            (SettlementFile.id == ExternalRecord.settlement_file_id)
+            & (SettlementFile.tenant_id == tenant_id),
         )
+        .where(ExternalRecord.tenant_id == tenant_id, ExternalRecord.id == external_record_id)
     )
     row = session.execute(query).first()
     return None if row is None else (row[0], row[1])
