@@ -11,11 +11,14 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from zentra.kit import errors
+from zentra.providers.errors import MalformedCallback
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 # Most specific class first: the first entry the error is an instance of wins.
 STATUS_BY_ERROR: tuple[tuple[type[errors.ZentraError], int], ...] = (
+    # A provider retries any 4xx but 400, and a malformed callback body never gets better.
+    (MalformedCallback, 400),
     (errors.IdempotencyKeyReused, 422),
     (errors.UnreadableFile, 422),
     (errors.InvalidInput, 422),

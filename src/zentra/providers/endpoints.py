@@ -22,7 +22,6 @@ from zentra.kit.db import Database
 from zentra.kit.errors import ZentraError
 from zentra.kit.ids import new_id
 from zentra.providers import service
-from zentra.providers.errors import MalformedCallback
 from zentra.providers.schemas import (
     CallbackReceived,
     ProviderConnectionCreated,
@@ -96,11 +95,6 @@ def _receive(
         session.close()
 
 
-def _callback_status(error: ZentraError) -> int:
-    # A provider retries a 4xx other than 400 or a 5xx; a malformed body never gets better.
-    return 400 if isinstance(error, MalformedCallback) else status_for(error)
-
-
 @callbacks_router.post(
     "/callbacks/{connection_id}",
     response_model=CallbackReceived,
@@ -120,7 +114,7 @@ async def receive_callback(connection_id: str, request: Request) -> Response:
         )
     except ZentraError as error:
         problem = problem_response(
-            _callback_status(error),
+            status_for(error),
             error.code,
             error.title,
             error.detail,
