@@ -27,8 +27,6 @@ from zentra.matching.stages.groups import run_group_key, run_subset_sum
 from zentra.matching.stages.one_to_one import run_amount_date, run_fuzzy
 from zentra.matching.workspace import Workspace
 
-EXACT_REFERENCE_RULE = "exact_reference"
-
 STAGES: dict[str, Callable[[Workspace, Rule], None]] = {
     "exact_reference": run_exact_reference,
     "group_key": run_group_key,
