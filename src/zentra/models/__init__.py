@@ -6,6 +6,7 @@ from zentra.models.events import OutboxEvent
 from zentra.models.idempotency import IdempotencyRecord
 from zentra.models.ingest import ExternalRecord, Movement, SettlementFile
 from zentra.models.jobs import Job
+from zentra.models.movement_state import MovementStateEvent
 from zentra.models.providers import (
     Callback,
     ProviderConnection,
@@ -37,6 +38,7 @@ __all__ = [
     "Match",
     "MatchLink",
     "Movement",
+    "MovementStateEvent",
     "OutboxEvent",
     "ProviderConnection",
     "ProviderConnectionRoute",

@@ -25,6 +25,18 @@ Per kind:
   ``type`` starts with a record type (``charge``, ``refund``, ``payout``, ``fee``,
   ``adjustment``, ``reversal``) before an optional ``.``; ``amount`` is signed as Zentra stores
   it; ``status`` ``failed`` means no money moved (stored, no record).
+
+Besides its money, a callback may name a **lifecycle status** of the movement behind a provider
+reference (:mod:`zentra.providers.movement_state`), as :class:`StatusFields`:
+
+- stripe: ``charge.succeeded`` and ``charge.captured`` -> captured, ``charge.refunded`` ->
+  refunded, ``charge.failed`` -> failed, on the charge's ``id``; ``refund.created`` -> refunded
+  on the refund's ``charge`` (no status when the refund names no charge);
+- adyen: a successful ``AUTHORISATION`` -> authorized (unsuccessful: failed), ``CAPTURE`` ->
+  captured, ``REFUND`` -> refunded (unsuccessful modifications: no status), on
+  ``originalReference`` when the item has one (a modification's own ``pspReference`` is not the
+  payment's), else ``pspReference``;
+- generic: ``data.status`` when it is a lifecycle status, on ``data.reference``.
 """
 
 from __future__ import annotations
@@ -37,10 +49,18 @@ from zentra.ingest.sources.base import RECORD_TYPES
 from zentra.kit.errors import UnknownCurrency
 from zentra.kit.money import normalize_currency
 from zentra.providers.errors import MalformedCallback
+from zentra.providers.movement_state import parse_status
 from zentra.providers.signatures import adyen_items
 
 MAX_TEXT = 200
 MAX_AMOUNT = 2**63 - 1
+STRIPE_STATUSES = {
+    "charge.succeeded": "captured",
+    "charge.captured": "captured",
+    "charge.refunded": "refunded",
+    "charge.failed": "failed",
+}
+ADYEN_STATUSES = {"AUTHORISATION": "authorized", "CAPTURE": "captured", "REFUND": "refunded"}
 STRIPE_RECORDS = {
     "charge.succeeded": ("charge", 1),
     "refund.created": ("refund", -1),
@@ -72,6 +92,16 @@ class NormalizedCallback:
     provider_event_id: str
     event_type: str
     record: RecordFields | None
+    status: StatusFields | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusFields:
+    """A lifecycle status a callback reports for the movement behind ``provider_reference``."""
+
+    provider_reference: str
+    status: str
+    occurred_at: datetime | None
 
 
 def _text(container: dict[str, Any], name: str, where: str) -> str:
@@ -130,9 +160,10 @@ def normalize_stripe(payload: Any) -> NormalizedCallback:
     event_type = _text(payload, "type", "")
     booked_at = _unix_time(payload.get("created"), "created")
     obj = _object(_object(payload, "data", ""), "object", "data.")
+    status = _stripe_status(event_type, obj, booked_at)
     kind = STRIPE_RECORDS.get(event_type)
     if kind is None:
-        return NormalizedCallback(event_id, event_type, None)
+        return NormalizedCallback(event_id, event_type, None, status)
     record_type, sign = kind
     amount = _amount(obj.get("amount"), "data.object.amount")
     record = RecordFields(
@@ -143,7 +174,21 @@ def normalize_stripe(payload: Any) -> NormalizedCallback:
         booked_at=booked_at,
         description=event_type,
     )
-    return NormalizedCallback(event_id, event_type, record)
+    return NormalizedCallback(event_id, event_type, record, status)
+
+
+def _stripe_status(
+    event_type: str, obj: dict[str, Any], occurred_at: datetime | None
+) -> StatusFields | None:
+    if event_type == "refund.created":
+        # A Refund object's own id is not the payment's; its ``charge`` is.
+        if not isinstance(obj.get("charge"), str):
+            return None
+        return StatusFields(_text(obj, "charge", "data.object."), "refunded", occurred_at)
+    status = STRIPE_STATUSES.get(event_type)
+    if status is None:
+        return None
+    return StatusFields(_text(obj, "id", "data.object."), status, occurred_at)
 
 
 def normalize_adyen(payload: Any) -> NormalizedCallback:
@@ -167,9 +212,10 @@ def normalize_adyen(payload: Any) -> NormalizedCallback:
     event_id = f"{psp_reference}:{event_code}:{success}"
     if len(event_id) > MAX_TEXT:
         raise MalformedCallback("pspReference and eventCode are too long")
+    status = _adyen_status(item, event_code, success, psp_reference)
     kind = ADYEN_RECORDS.get(event_code)
     if kind is None or success != "true":
-        return NormalizedCallback(event_id, event_code, None)
+        return NormalizedCallback(event_id, event_code, None, status)
     record_type, sign = kind
     merchant_reference = item.get("merchantReference")
     description = event_code
@@ -183,7 +229,23 @@ def normalize_adyen(payload: Any) -> NormalizedCallback:
         booked_at=None,
         description=description,
     )
-    return NormalizedCallback(event_id, event_code, record)
+    return NormalizedCallback(event_id, event_code, record, status)
+
+
+def _adyen_status(
+    item: dict[str, Any], event_code: str, success: str, psp_reference: str
+) -> StatusFields | None:
+    status = ADYEN_STATUSES.get(event_code)
+    if status is None:
+        return None
+    if success != "true":
+        if event_code != "AUTHORISATION":
+            return None  # a refused capture or refund leaves the payment where it was
+        status = "failed"
+    reference = psp_reference
+    if item.get("originalReference") not in (None, ""):
+        reference = _text(item, "originalReference", "")
+    return StatusFields(reference, status, None)
 
 
 def normalize_generic(payload: Any) -> NormalizedCallback:
@@ -204,8 +266,10 @@ def normalize_generic(payload: Any) -> NormalizedCallback:
     status = data.get("status")
     if status is not None and not isinstance(status, str):
         raise MalformedCallback("data.status must be text", field="data.status")
+    lifecycle = parse_status(status)
+    status_fields = None if lifecycle is None else StatusFields(reference, lifecycle, None)
     if status == "failed":
-        return NormalizedCallback(event_id, event_type, None)
+        return NormalizedCallback(event_id, event_type, None, status_fields)
     record = RecordFields(
         provider_reference=reference,
         type=record_type,
@@ -214,7 +278,7 @@ def normalize_generic(payload: Any) -> NormalizedCallback:
         booked_at=None,
         description=event_type if status is None else f"{event_type} ({status})",
     )
-    return NormalizedCallback(event_id, event_type, record)
+    return NormalizedCallback(event_id, event_type, record, status_fields)
 
 
 NORMALIZERS = {

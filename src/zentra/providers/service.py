@@ -8,7 +8,10 @@ Reception (:func:`receive_callback`) in order, each step refusing before anythin
 3. the body says what happened (else :class:`MalformedCallback`);
 4. a provider event id already stored answers ``duplicate`` and changes nothing;
 5. the callback is stored raw, its money (if any) becomes an external record (of no settlement
-   file), and the reception is audited.
+   file), and the reception is audited;
+6. a lifecycle status it names (if any) is recorded as a movement state event, and every
+   unapplied event of that provider reference is applied, in lifecycle order, to the movements
+   of the connection's provider with that reference (:func:`apply_movement_state`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
@@ -37,13 +41,21 @@ from zentra.kit.time import utcnow
 from zentra.models import (
     Callback,
     ExternalRecord,
+    Movement,
+    MovementStateEvent,
     ProviderConnection,
     ProviderConnectionRoute,
     SecurityLogEntry,
 )
 from zentra.providers import repository
 from zentra.providers.errors import InvalidSignature, MalformedCallback
-from zentra.providers.normalize import NORMALIZERS, NormalizedCallback, RecordFields
+from zentra.providers.movement_state import apply_events, parse_status
+from zentra.providers.normalize import (
+    NORMALIZERS,
+    NormalizedCallback,
+    RecordFields,
+    StatusFields,
+)
 from zentra.providers.payloads import NotJson, parse_json
 from zentra.providers.signatures import verify_adyen, verify_standard_webhooks, verify_stripe
 
@@ -337,6 +349,11 @@ def receive_callback(
     ctx = ActorContext(
         tenant_id=tenant_id, actor=f"provider:{connection_id}", request_id=delivery.request_id
     )
+    if normalized.status is not None:
+        _record_state_event(session, connection, callback, normalized.status, now)
+        apply_movement_state(
+            session, ctx, connection, reference_key(normalized.status.provider_reference)
+        )
     record_audit(
         session,
         ctx,
@@ -351,3 +368,110 @@ def receive_callback(
         },
     )
     return Received(callback.id, duplicate=False)
+
+
+def _record_state_event(
+    session: Session,
+    connection: ProviderConnection,
+    callback: Callback,
+    status: StatusFields,
+    now: datetime,
+) -> None:
+    session.add(
+        MovementStateEvent(
+            callback_id=callback.id,
+            tenant_id=connection.tenant_id,
+            connection_id=connection.id,
+            provider_event_id=callback.provider_event_id,
+            reference_key=reference_key(status.provider_reference),
+            status=status.status,
+            occurred_at=status.occurred_at or now,
+            applied=False,
+            recorded_at=now,
+        )
+    )
+    session.flush()
+
+
+# The two queries below belong in ``providers/repository.py``; they sit here while that module
+# is another change's (see the change's report).
+def _movements_of_reference(
+    session: Session, tenant_id: str, provider: str, key: str
+) -> list[Movement]:
+    """The movements of ``provider`` with reference ``key``, locked for this transaction.
+
+    The row lock (PostgreSQL; SQLite serializes writers anyway) makes two callbacks of one
+    reference apply one after the other, never from the same stale status.
+    """
+    query = (
+        select(Movement)
+        .where(
+            Movement.tenant_id == tenant_id,
+            Movement.provider == provider,
+            Movement.reference_key == key,
+        )
+        .order_by(Movement.id)
+        .with_for_update()
+    )
+    return list(session.execute(query).scalars())
+
+
+def _unapplied_events(
+    session: Session, tenant_id: str, connection_id: str, key: str
+) -> list[MovementStateEvent]:
+    query = select(MovementStateEvent).where(
+        MovementStateEvent.tenant_id == tenant_id,
+        MovementStateEvent.connection_id == connection_id,
+        MovementStateEvent.reference_key == key,
+        MovementStateEvent.applied.is_(False),
+    )
+    return list(session.execute(query.order_by(MovementStateEvent.callback_id)).scalars())
+
+
+def apply_movement_state(
+    session: Session, ctx: ActorContext, connection: ProviderConnection, key: str
+) -> None:
+    """Apply the unapplied state events of reference ``key`` to its movements. Never commits.
+
+    The movements are the tenant's with ``provider`` equal to the connection's name and this
+    reference key (usually one). Their status moves with :func:`apply_events`; an event is
+    marked applied unless it is held for one of them (a ``refunded`` still waiting for
+    ``captured``). Without a movement every event stays held: a movement imported later does
+    not pick them up (yet), a later callback of the reference does. Each status change is
+    audited as ``movement.status_changed``.
+    """
+    movements = _movements_of_reference(session, ctx.tenant_id, connection.name, key)
+    if not movements:
+        return
+    events = _unapplied_events(session, ctx.tenant_id, connection.id, key)
+    if not events:
+        return
+    statuses = [event.status for event in events]
+    held: set[str] = set()
+    for movement in movements:
+        before = parse_status(movement.status)
+        state, still_held = apply_events(before, statuses)
+        held.update(still_held)
+        if state is None or state == before:
+            continue
+        record_audit(
+            session,
+            ctx,
+            "movement.status_changed",
+            "movement",
+            movement.id,
+            details={"from": movement.status, "to": state, "reference_key": key},
+        )
+        movement.status = state
+    consumed = [event.callback_id for event in events if event.status not in held]
+    if consumed:
+        session.execute(
+            update(MovementStateEvent)
+            .where(
+                MovementStateEvent.tenant_id == ctx.tenant_id,
+                MovementStateEvent.callback_id.in_(consumed),
+            )
+            .values(applied=True)
+            .execution_options(synchronize_session="fetch")
+        )
+    session.flush()
