@@ -3,11 +3,13 @@ relying on row-level security; the route lookup is the one system-scope read."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from zentra.models import (
     Callback,
+    Movement,
+    MovementStateEvent,
     ProviderConnection,
     ProviderConnectionRoute,
 )
@@ -61,3 +63,52 @@ def find_callback(
         Callback.provider_event_id == provider_event_id,
     )
     return session.execute(query).scalar_one_or_none()
+
+
+def movements_of_reference(
+    session: Session, tenant_id: str, provider: str, key: str
+) -> list[Movement]:
+    """The movements of ``provider`` with reference ``key``, locked for this transaction.
+
+    The row lock (PostgreSQL; SQLite serializes writers anyway) makes two callbacks of one
+    reference apply one after the other, never from the same stale status.
+    """
+    query = (
+        select(Movement)
+        .where(
+            Movement.tenant_id == tenant_id,
+            Movement.provider == provider,
+            Movement.reference_key == key,
+        )
+        .order_by(Movement.id)
+        .with_for_update()
+    )
+    return list(session.execute(query).scalars())
+
+
+def unapplied_state_events(
+    session: Session, tenant_id: str, connection_id: str, key: str
+) -> list[MovementStateEvent]:
+    """The reference's state events not applied yet, in arrival order."""
+    query = select(MovementStateEvent).where(
+        MovementStateEvent.tenant_id == tenant_id,
+        MovementStateEvent.connection_id == connection_id,
+        MovementStateEvent.reference_key == key,
+        MovementStateEvent.applied.is_(False),
+    )
+    return list(session.execute(query.order_by(MovementStateEvent.callback_id)).scalars())
+
+
+def mark_state_events_applied(session: Session, tenant_id: str, callback_ids: list[str]) -> None:
+    """Mark the state events of these callbacks applied, in one statement."""
+    if not callback_ids:
+        return
+    session.execute(
+        update(MovementStateEvent)
+        .where(
+            MovementStateEvent.tenant_id == tenant_id,
+            MovementStateEvent.callback_id.in_(callback_ids),
+        )
+        .values(applied=True)
+        .execution_options(synchronize_session="fetch")
+    )

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
@@ -41,7 +40,6 @@ from zentra.kit.time import utcnow
 from zentra.models import (
     Callback,
     ExternalRecord,
-    Movement,
     MovementStateEvent,
     ProviderConnection,
     ProviderConnectionRoute,
@@ -395,39 +393,6 @@ def _record_state_event(
 
 # The two queries below belong in ``providers/repository.py``; they sit here while that module
 # is another change's (see the change's report).
-def _movements_of_reference(
-    session: Session, tenant_id: str, provider: str, key: str
-) -> list[Movement]:
-    """The movements of ``provider`` with reference ``key``, locked for this transaction.
-
-    The row lock (PostgreSQL; SQLite serializes writers anyway) makes two callbacks of one
-    reference apply one after the other, never from the same stale status.
-    """
-    query = (
-        select(Movement)
-        .where(
-            Movement.tenant_id == tenant_id,
-            Movement.provider == provider,
-            Movement.reference_key == key,
-        )
-        .order_by(Movement.id)
-        .with_for_update()
-    )
-    return list(session.execute(query).scalars())
-
-
-def _unapplied_events(
-    session: Session, tenant_id: str, connection_id: str, key: str
-) -> list[MovementStateEvent]:
-    query = select(MovementStateEvent).where(
-        MovementStateEvent.tenant_id == tenant_id,
-        MovementStateEvent.connection_id == connection_id,
-        MovementStateEvent.reference_key == key,
-        MovementStateEvent.applied.is_(False),
-    )
-    return list(session.execute(query.order_by(MovementStateEvent.callback_id)).scalars())
-
-
 def apply_movement_state(
     session: Session, ctx: ActorContext, connection: ProviderConnection, key: str
 ) -> None:
@@ -440,10 +405,10 @@ def apply_movement_state(
     not pick them up (yet), a later callback of the reference does. Each status change is
     audited as ``movement.status_changed``.
     """
-    movements = _movements_of_reference(session, ctx.tenant_id, connection.name, key)
+    movements = repository.movements_of_reference(session, ctx.tenant_id, connection.name, key)
     if not movements:
         return
-    events = _unapplied_events(session, ctx.tenant_id, connection.id, key)
+    events = repository.unapplied_state_events(session, ctx.tenant_id, connection.id, key)
     if not events:
         return
     statuses = [event.status for event in events]
@@ -464,14 +429,5 @@ def apply_movement_state(
         )
         movement.status = state
     consumed = [event.callback_id for event in events if event.status not in held]
-    if consumed:
-        session.execute(
-            update(MovementStateEvent)
-            .where(
-                MovementStateEvent.tenant_id == ctx.tenant_id,
-                MovementStateEvent.callback_id.in_(consumed),
-            )
-            .values(applied=True)
-            .execution_options(synchronize_session="fetch")
-        )
+    repository.mark_state_events_applied(session, ctx.tenant_id, consumed)
     session.flush()
