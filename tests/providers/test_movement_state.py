@@ -230,6 +230,17 @@ def test_events_without_a_movement_stay_held(db: Database, client: ApiClient) ->
     assert _held(db) == 2
 
 
+def test_callback_before_its_movement_is_applied_when_the_movement_is_imported(
+    db: Database, client: ApiClient
+) -> None:
+    connection = create_connection(client, "stripe")
+    _stripe(client, connection, "evt_early", "charge.succeeded", "ch_import_later")
+    assert _held(db) == 1
+    _import_movement(client, "ch_import_later", "authorized")
+    assert _status_of(client, "ch_import_later") == "captured"
+    assert _held(db) == 0
+
+
 def test_held_events_apply_on_the_next_callback_of_the_reference(
     db: Database, client: ApiClient
 ) -> None:

@@ -112,3 +112,30 @@ def mark_state_events_applied(session: Session, tenant_id: str, callback_ids: li
         .values(applied=True)
         .execution_options(synchronize_session="fetch")
     )
+
+
+def held_references_with_movements(
+    session: Session, tenant_id: str
+) -> list[tuple[ProviderConnection, str]]:
+    """(connection, reference key) pairs whose state events are still unapplied and for which a
+    movement of the connection's provider now exists: what an import may have unblocked. The
+    held events are few, so this is one small join."""
+    query = (
+        select(ProviderConnection, MovementStateEvent.reference_key)
+        .join(ProviderConnection, ProviderConnection.id == MovementStateEvent.connection_id)
+        .where(
+            MovementStateEvent.tenant_id == tenant_id,
+            ProviderConnection.tenant_id == tenant_id,
+            MovementStateEvent.applied.is_(False),
+            select(Movement.id)
+            .where(
+                Movement.tenant_id == tenant_id,
+                Movement.provider == ProviderConnection.name,
+                Movement.reference_key == MovementStateEvent.reference_key,
+            )
+            .exists(),
+        )
+        .distinct()
+        .order_by(ProviderConnection.id, MovementStateEvent.reference_key)
+    )
+    return [(connection, key) for connection, key in session.execute(query)]

@@ -401,9 +401,9 @@ def apply_movement_state(
     The movements are the tenant's with ``provider`` equal to the connection's name and this
     reference key (usually one). Their status moves with :func:`apply_events`; an event is
     marked applied unless it is held for one of them (a ``refunded`` still waiting for
-    ``captured``). Without a movement every event stays held: a movement imported later does
-    not pick them up (yet), a later callback of the reference does. Each status change is
-    audited as ``movement.status_changed``.
+    ``captured``). Without a movement every event stays held until the movement is imported
+    (:func:`apply_held_movement_state`) or another callback of the reference arrives. Each
+    status change is audited as ``movement.status_changed``.
     """
     movements = repository.movements_of_reference(session, ctx.tenant_id, connection.name, key)
     if not movements:
@@ -431,3 +431,10 @@ def apply_movement_state(
     consumed = [event.callback_id for event in events if event.status not in held]
     repository.mark_state_events_applied(session, ctx.tenant_id, consumed)
     session.flush()
+
+
+def apply_held_movement_state(session: Session, ctx: ActorContext) -> None:
+    """Apply held state events whose movements exist now (called after a movements import, in
+    its transaction): a callback that arrived before its movement is not lost."""
+    for connection, key in repository.held_references_with_movements(session, ctx.tenant_id):
+        apply_movement_state(session, ctx, connection, key)

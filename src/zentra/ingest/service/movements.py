@@ -44,6 +44,7 @@ from zentra.kit.pagination import clamp_limit, page_of
 from zentra.kit.references import reference_key
 from zentra.kit.time import utcnow
 from zentra.models import Movement
+from zentra.providers.service import apply_held_movement_state
 
 MOVEMENT_CHUNK = 1000
 """Movements validated, looked up (one query) and inserted together."""
@@ -244,6 +245,10 @@ def _import_rows(
 
 def _finish_import(session: Session, ctx: ActorContext, result: ImportResult, source: str) -> None:
     result.rejected.sort(key=lambda rejection: rejection.line)
+    if result.imported:
+        # Provider callbacks may have reported these movements' status before they existed.
+        session.flush()
+        apply_held_movement_state(session, ctx)
     record_audit(
         session,
         ctx,
