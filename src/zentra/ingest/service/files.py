@@ -24,6 +24,7 @@ from zentra.kit.ids import new_id
 from zentra.kit.pagination import clamp_limit, page_of
 from zentra.kit.time import utcnow
 from zentra.models import ExternalRecord, SettlementFile
+from zentra.reconciliation.restatements import open_restatements
 
 STATUS_PARSED = "parsed"
 STATUS_REFUSED = "refused"
@@ -180,6 +181,8 @@ def upload_settlement_file(
     )
     if refusal is not None:
         raise UnreadableFile(refusal.detail, settlement_file_id=file.id, sha256=sha256)
+    session.flush()
+    open_restatements(session, ctx, file.id, provider_name)
     return UploadResult(file, created=True)
 
 
