@@ -56,6 +56,7 @@ from zentra.providers.normalize import (
 )
 from zentra.providers.payloads import NotJson, parse_json
 from zentra.providers.signatures import verify_adyen, verify_standard_webhooks, verify_stripe
+from zentra.reconciliation.correlation import correlate_callback
 
 KINDS = ("stripe", "adyen", "standard_webhooks", "sandbox")
 """``format`` of the settlement file holding a connection's callback records."""
@@ -338,6 +339,7 @@ def receive_callback(
         if winner is None:
             raise
         return Received(winner.id, duplicate=True)
+    record = None
     if normalized.record is not None:
         record = _record(connection, normalized, normalized.record, delivery.body.decode())
         session.add(record)
@@ -347,6 +349,10 @@ def receive_callback(
     ctx = ActorContext(
         tenant_id=tenant_id, actor=f"provider:{connection_id}", request_id=delivery.request_id
     )
+    if record is not None:
+        # A run of this provider in review may be waiting for exactly this news.
+        on_day = (record.booked_at or now).date()
+        correlate_callback(session, ctx, callback.id, record, on_day)
     if normalized.status is not None:
         _record_state_event(session, connection, callback, normalized.status, now)
         apply_movement_state(
