@@ -3,13 +3,11 @@ on the matching path runs one query per record."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Text, cast, func, insert, or_, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from zentra.kit.columnar import fetch_arrow
@@ -23,8 +21,6 @@ from zentra.models import (
     ReconciliationRun,
     SettlementFile,
 )
-
-INSERT_CHUNK = 5000
 
 
 def get_run(session: Session, tenant_id: str, run_id: str) -> ReconciliationRun | None:
@@ -169,22 +165,6 @@ def load_movement_columns(
         pc.less_equal(occurred, pa.scalar(window_to, pa.date32())),
     )
     return table.append_column("in_window", in_window)
-
-
-def insert_rows(session: Session, model: Any, rows: Iterable[dict[str, Any]]) -> int:
-    """Bulk insert in chunks (executemany); returns how many rows were written."""
-    count = 0
-    chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= INSERT_CHUNK:
-            session.execute(insert(model), chunk)
-            count += len(chunk)
-            chunk = []
-    if chunk:
-        session.execute(insert(model), chunk)
-        count += len(chunk)
-    return count
 
 
 def exception_counts_by_status(session: Session, tenant_id: str, run_id: str) -> dict[str, int]:
