@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from zentra.config import get_settings
+from zentra.kit.errors import ZentraError
 
 APP_ROLE = "zentra_app"
 READ_ONLY_OPTION = "zentra_read_only"
@@ -96,11 +97,24 @@ class Database:
     def unit_of_work(
         self, tenant_id: str | None = None, *, read_only: bool = False
     ) -> Iterator[Session]:
-        """One transaction: commit when the block ends, roll back when it raises."""
+        """One transaction: commit when the block ends, roll back when it raises — except for a
+        recorded refusal (``ZentraError.keeps_changes``), whose evidence is committed before the
+        error goes on."""
         session = self.new_session(tenant_id, read_only=read_only)
         try:
-            with session.begin():
+            session.begin()
+            try:
                 yield session
+            except ZentraError as error:
+                if error.keeps_changes:
+                    session.commit()
+                else:
+                    session.rollback()
+                raise
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
         finally:
             session.close()
 

@@ -73,26 +73,9 @@ def _receive(
     """Resolve the tenant, then receive the callback in one tenant transaction."""
     with database.unit_of_work(read_only=True) as lookup:
         tenant_id = service.resolve_connection_tenant(lookup, connection_id)
-    session = database.new_session(tenant_id)
-    try:
-        session.begin()
-        received = service.receive_callback(session, tenant_id, connection_id, delivery)
-        if received.duplicate:
-            session.rollback()  # nothing was written; end the transaction without a commit
-        else:
-            session.commit()
-        return received
-    except ZentraError as error:
-        if error.keeps_changes:
-            session.commit()
-        else:
-            session.rollback()
-        raise
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    # A refused signature is a recorded refusal: its security-log row commits with the 401.
+    with database.unit_of_work(tenant_id) as session:
+        return service.receive_callback(session, tenant_id, connection_id, delivery)
 
 
 @callbacks_router.post(
