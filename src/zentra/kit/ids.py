@@ -35,6 +35,11 @@ Prefix = Literal[
     "prv",
     "cb",
     "sec",
+    "acc",
+    "ent",
+    "pst",
+    "itn",
+    "fsc",
 ]
 
 _lock = threading.Lock()
