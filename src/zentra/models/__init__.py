@@ -6,6 +6,7 @@ from zentra.models.events import OutboxEvent
 from zentra.models.idempotency import IdempotencyRecord
 from zentra.models.ingest import ExternalRecord, Movement, SettlementFile
 from zentra.models.jobs import Job
+from zentra.models.ledger import LedgerAccount, LedgerEntry, LedgerPosting
 from zentra.models.movement_state import MovementStateEvent
 from zentra.models.providers import (
     Callback,
@@ -35,6 +36,9 @@ __all__ = [
     "ExternalRecord",
     "IdempotencyRecord",
     "Job",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerPosting",
     "Match",
     "MatchLink",
     "Movement",

@@ -1,0 +1,284 @@
+"""The double-entry ledger: accounts, entries, postings, and the database's balance check.
+
+Three tenant tables with row-level security on PostgreSQL. The database refuses an unbalanced
+entry by itself, on both engines, with one rule (ADR 0007): *an entry row is inserted after its
+postings, and inserting it checks them*:
+
+- inserting an entry refuses it unless it has postings and, per currency, its debits equal its
+  credits (PostgreSQL: one statement-level trigger over the inserted rows, so a bulk insert of
+  8,000 entries is checked in one set-based query; SQLite: a row-level trigger);
+- inserting a posting for an entry that is already recorded is refused (an entry is complete
+  the moment it is inserted);
+- postings are never updated or deleted, entries never deleted.
+
+``ledger_postings.entry_id`` is a deferred foreign key, so postings may precede their entry in a
+transaction but can never commit without it.
+
+Revision ID: 2026_11_21_0008
+Revises: 2026_11_21_0007
+Create Date: 2026-11-21
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "2026_11_21_0008"
+down_revision: str | None = "2026_11_21_0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+APP_ROLE = "zentra_app"
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+
+# Postings are append-only for the application; entries change status, never disappear.
+TENANT_TABLE_RIGHTS = {
+    "ledger_accounts": "SELECT, INSERT, UPDATE",
+    "ledger_entries": "SELECT, INSERT, UPDATE",
+    "ledger_postings": "SELECT, INSERT",
+}
+
+AVAILABLE_SQL = (
+    "CASE WHEN normal_side = 'debit' "
+    "THEN posted_debits - posted_credits - pending_credits "
+    "ELSE posted_credits - posted_debits - pending_debits END"
+)
+
+# An entry (alias e) is unbalanced when it has no posting, or a currency whose debits and
+# credits differ. Both engines use this predicate; the index on (entry_id, position) serves it.
+UNBALANCED_SQL = """
+    NOT EXISTS (SELECT 1 FROM ledger_postings p WHERE p.entry_id = {entry})
+    OR EXISTS (
+        SELECT 1 FROM ledger_postings p WHERE p.entry_id = {entry}
+        GROUP BY p.currency
+        HAVING sum(CASE p.direction WHEN 'debit' THEN p.amount ELSE -p.amount END) <> 0
+    )
+"""
+
+POSTGRES_TRIGGERS = [
+    f"""
+    CREATE FUNCTION ledger_refuse_unbalanced_entries() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        unbalanced text;
+    BEGIN
+        SELECT e.entry_id INTO unbalanced FROM inserted_entries e
+        WHERE {UNBALANCED_SQL.format(entry="e.id")}
+        LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'ledger entry % is not balanced per currency', unbalanced
+                USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE TRIGGER ledger_entries_balanced AFTER INSERT ON ledger_entries
+    REFERENCING NEW TABLE AS inserted_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_unbalanced_entries()
+    """,
+    """
+    CREATE FUNCTION ledger_refuse_postings_of_recorded_entries() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        recorded text;
+    BEGIN
+        SELECT e.entry_id INTO recorded FROM inserted_postings p
+        JOIN ledger_entries e ON e.id = p.entry_id
+        LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'ledger entry % is recorded: its postings cannot change', recorded
+                USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE TRIGGER ledger_postings_of_new_entries AFTER INSERT ON ledger_postings
+    REFERENCING NEW TABLE AS inserted_postings
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_postings_of_recorded_entries()
+    """,
+    """
+    CREATE FUNCTION ledger_refuse_change() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION '% of % is not allowed: the ledger is append-only', TG_OP, TG_TABLE_NAME
+            USING ERRCODE = 'check_violation';
+    END $$
+    """,
+    """
+    CREATE TRIGGER ledger_postings_append_only BEFORE UPDATE OR DELETE ON ledger_postings
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()
+    """,
+    """
+    CREATE TRIGGER ledger_entries_kept BEFORE DELETE ON ledger_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()
+    """,
+]
+
+SQLITE_TRIGGERS = [
+    f"""
+    CREATE TRIGGER ledger_entries_balanced AFTER INSERT ON ledger_entries
+    WHEN {UNBALANCED_SQL.format(entry="NEW.id")}
+    BEGIN SELECT RAISE(ABORT, 'ledger entry is not balanced per currency'); END
+    """,
+    """
+    CREATE TRIGGER ledger_postings_of_new_entries BEFORE INSERT ON ledger_postings
+    WHEN EXISTS (SELECT 1 FROM ledger_entries e WHERE e.id = NEW.entry_id)
+    BEGIN SELECT RAISE(ABORT, 'ledger entry is recorded: its postings cannot change'); END
+    """,
+    """
+    CREATE TRIGGER ledger_postings_no_update BEFORE UPDATE ON ledger_postings
+    BEGIN SELECT RAISE(ABORT, 'ledger_postings is append-only'); END
+    """,
+    """
+    CREATE TRIGGER ledger_postings_no_delete BEFORE DELETE ON ledger_postings
+    BEGIN SELECT RAISE(ABORT, 'ledger_postings is append-only'); END
+    """,
+    """
+    CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries
+    BEGIN SELECT RAISE(ABORT, 'ledger entries are never deleted'); END
+    """,
+]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "ledger_accounts",
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("code", sa.String(200), nullable=False),
+        sa.Column("type", sa.String(20), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("normal_side", sa.String(6), nullable=False),
+        sa.Column("non_negative", sa.Boolean(), nullable=False),
+        sa.Column("posted_debits", sa.BigInteger(), nullable=False),
+        sa.Column("posted_credits", sa.BigInteger(), nullable=False),
+        sa.Column("pending_debits", sa.BigInteger(), nullable=False),
+        sa.Column("pending_credits", sa.BigInteger(), nullable=False),
+        sa.Column("created_by", sa.String(200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("tenant_id", sa.String(40), nullable=False),
+        sa.CheckConstraint(
+            "type IN ('asset', 'liability', 'equity', 'revenue', 'expense')",
+            name=op.f("ck_ledger_accounts_type"),
+        ),
+        sa.CheckConstraint(
+            "normal_side IN ('debit', 'credit')", name=op.f("ck_ledger_accounts_normal_side")
+        ),
+        sa.CheckConstraint(
+            "posted_debits >= 0 AND posted_credits >= 0 "
+            "AND pending_debits >= 0 AND pending_credits >= 0",
+            name=op.f("ck_ledger_accounts_sums"),
+        ),
+        sa.CheckConstraint(
+            f"NOT non_negative OR ({AVAILABLE_SQL}) >= 0",
+            name=op.f("ck_ledger_accounts_non_negative"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_accounts")),
+        sa.UniqueConstraint("tenant_id", "code", name=op.f("uq_ledger_accounts_tenant_id_code")),
+    )
+    op.create_table(
+        "ledger_entries",
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("entry_id", sa.String(200), nullable=False),
+        sa.Column("status", sa.String(10), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("effective_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("two_phase", sa.Boolean(), nullable=False),
+        sa.Column("metadata", JSON, nullable=False),
+        sa.Column("references", JSON, nullable=False),
+        sa.Column("reference_key", sa.String(200), nullable=True),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("reverses_entry_id", sa.String(200), nullable=True),
+        sa.Column("reversed_by_entry_id", sa.String(200), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(200), nullable=False),
+        sa.Column("posted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("posted_by", sa.String(200), nullable=True),
+        sa.Column("voided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("voided_by", sa.String(200), nullable=True),
+        sa.Column("tenant_id", sa.String(40), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('pending', 'posted', 'voided')", name=op.f("ck_ledger_entries_status")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_entries")),
+        sa.UniqueConstraint(
+            "tenant_id", "entry_id", name=op.f("uq_ledger_entries_tenant_id_entry_id")
+        ),
+    )
+    op.create_index(
+        "ix_ledger_entries_reference", "ledger_entries", ["tenant_id", "reference_key"]
+    )
+    op.create_index(
+        "ix_ledger_entries_effective", "ledger_entries", ["tenant_id", "effective_at"]
+    )
+    op.create_table(
+        "ledger_postings",
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("entry_id", sa.String(40), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.String(40), nullable=False),
+        sa.Column("direction", sa.String(6), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("tenant_id", sa.String(40), nullable=False),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_ledger_postings_amount")),
+        sa.CheckConstraint(
+            "direction IN ('debit', 'credit')", name=op.f("ck_ledger_postings_direction")
+        ),
+        sa.ForeignKeyConstraint(
+            ["entry_id"],
+            ["ledger_entries.id"],
+            name=op.f("fk_ledger_postings_entry_id_ledger_entries"),
+            deferrable=True,
+            initially="DEFERRED",
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["ledger_accounts.id"],
+            name=op.f("fk_ledger_postings_account_id_ledger_accounts"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_postings")),
+        sa.UniqueConstraint(
+            "entry_id", "position", name=op.f("uq_ledger_postings_entry_id_position")
+        ),
+    )
+    op.create_index(
+        "ix_ledger_postings_account", "ledger_postings", ["tenant_id", "account_id"]
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in POSTGRES_TRIGGERS:
+            op.execute(statement)
+        for table, rights in TENANT_TABLE_RIGHTS.items():
+            op.execute(f"GRANT {rights} ON {table} TO {APP_ROLE}")
+            op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+            op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+            op.execute(
+                f"CREATE POLICY tenant_isolation ON {table} "
+                "USING (tenant_id = current_setting('zentra.tenant_id', true)) "
+                "WITH CHECK (tenant_id = current_setting('zentra.tenant_id', true))"
+            )
+    else:
+        for statement in SQLITE_TRIGGERS:
+            op.execute(statement)
+
+
+def downgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    op.drop_index("ix_ledger_postings_account", "ledger_postings")
+    op.drop_table("ledger_postings")
+    op.drop_index("ix_ledger_entries_effective", "ledger_entries")
+    op.drop_index("ix_ledger_entries_reference", "ledger_entries")
+    op.drop_table("ledger_entries")
+    op.drop_table("ledger_accounts")
+    if postgres:
+        for function in (
+            "ledger_refuse_unbalanced_entries",
+            "ledger_refuse_postings_of_recorded_entries",
+            "ledger_refuse_change",
+        ):
+            op.execute(f"DROP FUNCTION IF EXISTS {function}()")
