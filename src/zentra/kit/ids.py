@@ -40,6 +40,7 @@ Prefix = Literal[
     "pst",
     "itn",
     "fsc",
+    "sbx",
 ]
 
 _lock = threading.Lock()
