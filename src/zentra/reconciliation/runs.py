@@ -33,6 +33,10 @@ from zentra.reconciliation import repository
 from zentra.reconciliation.persistence import persist_outcome
 from zentra.reconciliation.rulesets import require_ruleset
 from zentra.reconciliation.states import advance_run, state_step
+from zentra.reconciliation.status_conflicts import (
+    find_status_conflicts,
+    record_status_conflict_evidence,
+)
 
 RUN_JOB = "reconciliation.run"
 RUN_EVIDENCE = (
@@ -196,6 +200,8 @@ def process_run(session: Session, ctx: ActorContext, run_id: str) -> Reconciliat
     started = time.perf_counter()
     ruleset = require_ruleset(session, ctx.tenant_id, run.ruleset, run.ruleset_version)
     outcome = match_records(external, internal, ruleset.definition)
+    conflicts = find_status_conflicts(session, run, outcome, external, internal)
+    outcome = conflicts.outcome
     seconds["match"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -204,6 +210,7 @@ def process_run(session: Session, ctx: ActorContext, run_id: str) -> Reconciliat
     )
     if not run.dry_run:
         persist_outcome(session, run, outcome)
+        record_status_conflict_evidence(session, run, conflicts)
     run.result_fingerprint = outcome.result_fingerprint
     run.totals = summary.totals
     run.counts = {

@@ -1,0 +1,196 @@
+"""Queries of late callbacks and status conflicts: the runs a callback concerns, the open
+exceptions and matches of a reference in a run, and the movements whose status says no money
+moved. Every query filters by ``tenant_id`` (row-level security repeats it beneath on
+PostgreSQL) and reads a bounded set: a run's failed movements, one reference's rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from zentra.models import (
+    ExternalRecord,
+    Match,
+    MatchLink,
+    Movement,
+    MovementStateEvent,
+    ProviderConnection,
+    ReconciliationException,
+    ReconciliationRun,
+)
+
+OPEN_STATUSES = ("open", "investigating", "reopened")
+"""Exception statuses a callback may still change."""
+
+
+def runs_covering(
+    session: Session, tenant_id: str, provider: str, day: date, statuses: Iterable[str]
+) -> list[ReconciliationRun]:
+    """The provider's runs in one of ``statuses`` whose window contains ``day``, oldest first."""
+    query = (
+        select(ReconciliationRun)
+        .where(
+            ReconciliationRun.tenant_id == tenant_id,
+            ReconciliationRun.provider == provider,
+            ReconciliationRun.status.in_(list(statuses)),
+            ReconciliationRun.window_from <= day,
+            ReconciliationRun.window_to >= day,
+        )
+        .order_by(ReconciliationRun.id)
+    )
+    return list(session.scalars(query))
+
+
+def open_exceptions_of_reference(
+    session: Session, tenant_id: str, run: ReconciliationRun, reference_key: str
+) -> list[ReconciliationException]:
+    """The run's open exceptions about ``reference_key``: those whose external record or
+    movement carries that reference key. Locked for this transaction, in id order."""
+    records = select(ExternalRecord.id).where(
+        ExternalRecord.tenant_id == tenant_id, ExternalRecord.reference_key == reference_key
+    )
+    movements = select(Movement.movement_id).where(
+        Movement.tenant_id == tenant_id,
+        Movement.provider == run.provider,
+        Movement.reference_key == reference_key,
+    )
+    query = (
+        select(ReconciliationException)
+        .where(
+            ReconciliationException.tenant_id == tenant_id,
+            ReconciliationException.run_id == run.id,
+            ReconciliationException.status.in_(OPEN_STATUSES),
+            or_(
+                ReconciliationException.external_record_id.in_(records),
+                ReconciliationException.movement_id.in_(movements),
+            ),
+        )
+        .order_by(ReconciliationException.id)
+        .with_for_update()
+    )
+    return list(session.scalars(query))
+
+
+def matches_of_reference(
+    session: Session, tenant_id: str, run_id: str, reference_key: str
+) -> list[tuple[str, str, str, list[str]]]:
+    """``(match_id, external_record_id, external type, movement ids)`` for each of the run's
+    matches holding a settlement row of ``reference_key``, in match id order."""
+    rows = session.execute(
+        select(Match.id, ExternalRecord.id, ExternalRecord.type)
+        .join(MatchLink, MatchLink.match_id == Match.id)
+        .join(ExternalRecord, ExternalRecord.id == MatchLink.external_record_id)
+        .where(
+            Match.tenant_id == tenant_id,
+            Match.run_id == run_id,
+            MatchLink.tenant_id == tenant_id,
+            ExternalRecord.tenant_id == tenant_id,
+            ExternalRecord.reference_key == reference_key,
+        )
+        .order_by(Match.id, ExternalRecord.id)
+    ).all()
+    if not rows:
+        return []
+    first: dict[str, tuple[str, str]] = {}
+    for match_id, record_id, record_type in rows:
+        first.setdefault(match_id, (record_id, record_type))
+    movements: dict[str, list[str]] = {match_id: [] for match_id in first}
+    for match_id, movement_id in session.execute(
+        select(MatchLink.match_id, MatchLink.movement_id)
+        .where(
+            MatchLink.tenant_id == tenant_id,
+            MatchLink.match_id.in_(list(first)),
+            MatchLink.movement_id.is_not(None),
+        )
+        .order_by(MatchLink.movement_id)
+    ):
+        if movement_id is not None:
+            movements[match_id].append(movement_id)
+    return [(match_id, *first[match_id], movements[match_id]) for match_id in first]
+
+
+def movement_statuses(
+    session: Session, tenant_id: str, provider: str, movement_ids: Iterable[str]
+) -> dict[str, str]:
+    """``{movement_id: status}`` of the provider's movements among ``movement_ids``."""
+    ids = sorted(set(movement_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Movement.movement_id, Movement.status).where(
+            Movement.tenant_id == tenant_id,
+            Movement.provider == provider,
+            Movement.movement_id.in_(ids),
+        )
+    )
+    return {movement_id: status for movement_id, status in rows}
+
+
+def movements_with_status(
+    session: Session,
+    tenant_id: str,
+    provider: str,
+    day_from: date,
+    day_to: date,
+    statuses: Iterable[str],
+) -> list[tuple[str, str, str]]:
+    """``(movement_id, status, reference_key)`` of the provider's movements dated in
+    ``[day_from, day_to]`` whose status (case ignored) is one of ``statuses``, in id order.
+    Few rows: the movements that say no money moved."""
+    rows = session.execute(
+        select(Movement.movement_id, Movement.status, Movement.reference_key)
+        .where(
+            Movement.tenant_id == tenant_id,
+            Movement.provider == provider,
+            Movement.occurred_on >= day_from,
+            Movement.occurred_on <= day_to,
+            func.lower(Movement.status).in_(sorted(statuses)),
+        )
+        .order_by(Movement.movement_id)
+    )
+    return [(movement_id, status, key) for movement_id, status, key in rows]
+
+
+def status_callbacks(
+    session: Session, tenant_id: str, provider: str, reference_keys: Iterable[str], status: str
+) -> dict[str, list[str]]:
+    """``{reference_key: [callback_id, ...]}``: the callbacks of the provider's connections that
+    reported ``status`` for these references (the evidence behind a movement's status)."""
+    keys = sorted(set(reference_keys))
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(MovementStateEvent.reference_key, MovementStateEvent.callback_id)
+        .join(ProviderConnection, ProviderConnection.id == MovementStateEvent.connection_id)
+        .where(
+            MovementStateEvent.tenant_id == tenant_id,
+            ProviderConnection.tenant_id == tenant_id,
+            ProviderConnection.name == provider,
+            MovementStateEvent.reference_key.in_(keys),
+            MovementStateEvent.status == status,
+        )
+        .order_by(MovementStateEvent.reference_key, MovementStateEvent.callback_id)
+    )
+    found: dict[str, list[str]] = {}
+    for key, callback_id in rows:
+        found.setdefault(key, []).append(callback_id)
+    return found
+
+
+def status_conflict_exceptions(
+    session: Session, tenant_id: str, run_id: str
+) -> list[ReconciliationException]:
+    """The run's ``status_conflict`` exceptions, in id order."""
+    query = (
+        select(ReconciliationException)
+        .where(
+            ReconciliationException.tenant_id == tenant_id,
+            ReconciliationException.run_id == run_id,
+            ReconciliationException.type == "status_conflict",
+        )
+        .order_by(ReconciliationException.id)
+    )
+    return list(session.scalars(query))
