@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +25,8 @@ class Settings(BaseSettings):
     # Days before a run's ledger window in which movements are still match candidates
     # (a provider settles today what was captured a few days ago).
     settlement_lookback_days: int = 7
+    # Upper bound of each SQLite connection's page cache, in MiB (allocated only as used).
+    sqlite_cache_mb: int = Field(default=256, ge=2)
 
 
 @lru_cache(maxsize=1)
