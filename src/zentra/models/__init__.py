@@ -23,6 +23,7 @@ from zentra.models.reconciliation import (
     ReconciliationRun,
     Ruleset,
 )
+from zentra.models.schedules import ProviderFileSchedule
 from zentra.models.tenancy import ApiKey, SigningKey, Tenant
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "OutboxEvent",
     "ProviderConnection",
     "ProviderConnectionRoute",
+    "ProviderFileSchedule",
     "ReconciliationException",
     "ReconciliationRun",
     "Ruleset",

@@ -47,10 +47,14 @@ class SettlementFile(TenantScoped, Base):
 
 
 class ExternalRecord(TenantScoped, Base):
-    """One normalized settlement row (or, later, one callback)."""
+    """One normalized settlement row, or the money of one provider callback."""
 
     __tablename__ = "external_records"
-    __table_args__ = (Index("ix_external_records_file", "tenant_id", "settlement_file_id"),)
+    __table_args__ = (
+        Index("ix_external_records_file", "tenant_id", "settlement_file_id"),
+        # A late callback finds the exceptions of its reference through its records.
+        Index("ix_external_records_reference", "tenant_id", "reference_key"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     # None for a record that came from a provider callback (see ``callbacks``).
@@ -71,6 +75,10 @@ class ExternalRecord(TenantScoped, Base):
     counterparty: Mapped[str | None] = mapped_column(String(500))
     raw: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # Structured fields a format carries beyond the common ones (a NACHA return's reason code,
+    # original trace, corrected data); NULL when it has none. Not part of the content hash:
+    # they are read from the same raw text the hash already covers.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class Movement(TenantScoped, Base):

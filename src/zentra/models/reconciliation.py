@@ -102,16 +102,27 @@ class MatchLink(TenantScoped, Base):
 
 
 class ReconciliationException(TenantScoped, Base):
-    """A mismatch made visible: type, owner lane, assignee, status and evidence."""
+    """A mismatch made visible: type, owner lane, assignee, status and evidence.
+
+    Most exceptions belong to a run. A few belong to a provider connection instead and have no
+    run: a ``missing_settlement_file`` (a file that did not arrive), or a post-close
+    ``late_callback`` waiting for the next run of its provider. ``business_date`` is the day
+    such an exception is about; ``natural_key`` names what it is about so that it is opened
+    once, never twice (unique per tenant; NULL for exceptions a run opens).
+    """
 
     __tablename__ = "reconciliation_exceptions"
     __table_args__ = (
         Index("ix_exceptions_run", "tenant_id", "run_id"),
         Index("ix_exceptions_queue", "tenant_id", "status", "owner"),
+        UniqueConstraint("tenant_id", "natural_key"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("reconciliation_runs.id"))
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("reconciliation_runs.id"))
+    connection_id: Mapped[str | None] = mapped_column(ForeignKey("provider_connections.id"))
+    business_date: Mapped[date | None] = mapped_column(Date)
+    natural_key: Mapped[str | None] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20))
     owner: Mapped[str] = mapped_column(String(100))

@@ -3,7 +3,9 @@
 Every change to an exception is three records written in the caller's transaction: an
 ``ExceptionActivity`` row (the decision history shown with the exception), an audit record (the
 tenant's hash chain) and, for assignments and outcomes, an outbox event. A change is refused once
-the exception's run is closing or closed: sealed evidence never changes.
+the exception's run is closing or closed: sealed evidence never changes. An exception without a
+run (``missing_settlement_file``; a post-close ``late_callback`` not yet attached to the next
+run) changes like one of a run in review.
 
 Roles: any role reads; ``operator`` changes; a write-off whose ``|amount|`` exceeds the tenant
 setting ``write_off_approval_threshold_minor`` also needs ``approver``.
@@ -375,9 +377,14 @@ def _get_exception(
 
 def _lock_for_change(
     session: Session, ctx: ActorContext, exception_id: str
-) -> tuple[ReconciliationException, ReconciliationRun]:
-    """Lock run (share) then exception (update), always in this order, and refuse sealed runs."""
+) -> tuple[ReconciliationException, ReconciliationRun | None]:
+    """Lock run (share) then exception (update), always in this order, and refuse sealed runs.
+
+    An exception without a run (a missing settlement file, a post-close callback waiting for
+    the next run) has no sealed evidence to protect: only the exception is locked."""
     found = _get_exception(session, ctx, exception_id)
+    if found.run_id is None:
+        return _get_exception(session, ctx, exception_id, lock=True), None
     run = repository.get_run(session, ctx.tenant_id, found.run_id, share_lock=True)
     if run is None:  # the foreign key makes this impossible short of a broken database
         raise NotFound(f"exception {exception_id} not found")

@@ -196,7 +196,8 @@ def exception_counts_by_run(
         .group_by(ReconciliationException.run_id, ReconciliationException.status)
     ).all()
     for run_id, status, count in rows:
-        counts[run_id][status] = int(count)
+        if run_id is not None:  # always, given the filter; exceptions without a run exist
+            counts[run_id][status] = int(count)
     return counts
 
 
