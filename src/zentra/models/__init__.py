@@ -23,6 +23,7 @@ from zentra.models.reconciliation import (
     ReconciliationRun,
     Ruleset,
 )
+from zentra.models.runtime import Intent, RailHealth, RuntimeSetting, SandboxCallback
 from zentra.models.schedules import ProviderFileSchedule
 from zentra.models.tenancy import ApiKey, SigningKey, Tenant
 
@@ -36,6 +37,7 @@ __all__ = [
     "ExceptionActivity",
     "ExternalRecord",
     "IdempotencyRecord",
+    "Intent",
     "Job",
     "LedgerAccount",
     "LedgerEntry",
@@ -48,9 +50,12 @@ __all__ = [
     "ProviderConnection",
     "ProviderConnectionRoute",
     "ProviderFileSchedule",
+    "RailHealth",
     "ReconciliationException",
     "ReconciliationRun",
     "Ruleset",
+    "RuntimeSetting",
+    "SandboxCallback",
     "SecurityLogEntry",
     "SettlementFile",
     "SigningKey",
