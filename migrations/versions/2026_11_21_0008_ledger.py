@@ -210,12 +210,8 @@ def upgrade() -> None:
             "tenant_id", "entry_id", name=op.f("uq_ledger_entries_tenant_id_entry_id")
         ),
     )
-    op.create_index(
-        "ix_ledger_entries_reference", "ledger_entries", ["tenant_id", "reference_key"]
-    )
-    op.create_index(
-        "ix_ledger_entries_effective", "ledger_entries", ["tenant_id", "effective_at"]
-    )
+    op.create_index("ix_ledger_entries_reference", "ledger_entries", ["tenant_id", "reference_key"])
+    op.create_index("ix_ledger_entries_effective", "ledger_entries", ["tenant_id", "effective_at"])
     op.create_table(
         "ledger_postings",
         sa.Column("id", sa.String(40), nullable=False),
@@ -247,9 +243,7 @@ def upgrade() -> None:
             "entry_id", "position", name=op.f("uq_ledger_postings_entry_id_position")
         ),
     )
-    op.create_index(
-        "ix_ledger_postings_account", "ledger_postings", ["tenant_id", "account_id"]
-    )
+    op.create_index("ix_ledger_postings_account", "ledger_postings", ["tenant_id", "account_id"])
     if op.get_bind().dialect.name == "postgresql":
         for statement in POSTGRES_TRIGGERS:
             op.execute(statement)

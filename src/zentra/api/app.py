@@ -14,8 +14,10 @@ from zentra.audit.endpoints import router as audit_router
 from zentra.events.endpoints import router as events_router
 from zentra.ingest.endpoints import router as ingest_router
 from zentra.kit.db import Database, get_database
+from zentra.ledger.endpoints import router as ledger_router
 from zentra.providers.endpoints import router as providers_router
 from zentra.reconciliation.endpoints import router as reconciliation_router
+from zentra.runtime.endpoints import router as runtime_router
 
 health_router = APIRouter(tags=["health"])
 
@@ -53,6 +55,8 @@ def create_app(database: Database | None = None) -> FastAPI:
         events_router,
         audit_router,
         providers_router,
+        ledger_router,
+        runtime_router,
     ):
         app.include_router(router)
     return app

@@ -47,6 +47,16 @@ def start_chain(session: Session, tenant_id: str) -> None:
     repository.insert_head(session, tenant_id, GENESIS_HASH)
 
 
+def hold_chain(session: Session, tenant_id: str) -> None:
+    """Lock the tenant's chain head until the transaction ends.
+
+    Every audited write locks the head when it appends. A writer that also locks other rows
+    (the ledger locks its accounts) calls this first, so that every writer takes the head
+    before those rows and no two writers wait on each other in opposite orders.
+    """
+    repository.lock_head(session, tenant_id)
+
+
 def record_audit(
     session: Session,
     ctx: ActorContext,

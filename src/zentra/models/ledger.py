@@ -11,7 +11,7 @@ in the migration (``2026_11_21_0008_ledger``).
 
 An account's four balance columns are the sums of its postings by direction and entry state
 (pending or posted; voided entries count nowhere), kept in the same transaction as the postings.
-A ``non_negative`` account's available balance (see :mod:`zentra.ledger.balances`) stays >= 0:
+A ``non_negative`` account's available balance (see :mod:`zentra.ledger.entries`) stays >= 0:
 a CHECK constraint holds it beneath the service's own check.
 """
 
