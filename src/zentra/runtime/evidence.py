@@ -1,0 +1,81 @@
+"""The sealed evidence of an intent (pure): build the document, sign it, verify it offline.
+
+When an intent reaches ``evidenced`` (or is ``rejected``) its evidence document is sealed::
+
+    intent_id, tenant, actor, scope, timestamp, status, reason
+    intent     {amount, currency, source, destination, money_model, primitives}
+    policy     the policy result: {result, reason, checks, evidence}
+    route      {"rail": ...} or null
+    ledger_entries, movement {movement_id, provider, provider_reference} or null
+    trace      every step [{state, at, detail}] up to and including the sealing one
+    signature  {algorithm, key_id, public_key, key_fingerprint, value}
+
+The signature is Ed25519 by the tenant's signing key over the canonical JSON (RFC 8785) of the
+document without the signature's ``value`` (key id and public key included, so neither can be
+swapped unnoticed). Verification needs only the document: whether its key is the tenant's is
+for the reader to confirm (``GET /runtime/intents/{id}/evidence`` answers the tenant's key).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from zentra.evidence.signing import key_fingerprint, sign, verify_signature
+from zentra.kit.canonical import canonical_json, sha256_hex
+
+SIGNATURE_ALGORITHM = "ed25519"
+
+
+@dataclass(frozen=True, slots=True)
+class IntentKey:
+    """The tenant key evidence is signed with (the private half never enters a document)."""
+
+    key_id: str
+    public_key: str
+    private_key: str
+
+
+def signing_payload(document: Mapping[str, Any]) -> bytes:
+    """The bytes the signature covers: the canonical document without the signature value."""
+    unsigned = copy.deepcopy(dict(document))
+    signature = dict(unsigned.get("signature") or {})
+    signature.pop("value", None)
+    unsigned["signature"] = signature
+    return canonical_json(unsigned)
+
+
+def seal_intent_evidence(document: Mapping[str, Any], key: IntentKey) -> dict[str, Any]:
+    """``document`` with its ``signature`` (see the module docstring)."""
+    sealed = copy.deepcopy(dict(document))
+    sealed["signature"] = {
+        "algorithm": SIGNATURE_ALGORITHM,
+        "key_id": key.key_id,
+        "public_key": key.public_key,
+        "key_fingerprint": key_fingerprint(key.public_key),
+    }
+    sealed["signature"]["value"] = sign(key.private_key, signing_payload(sealed))
+    return sealed
+
+
+def evidence_digest(document: Mapping[str, Any]) -> str:
+    """sha256 of the signed bytes: a short handle on one sealed document."""
+    return sha256_hex(signing_payload(document))
+
+
+def verify_intent_evidence(document: Mapping[str, Any]) -> bool:
+    """True when the document's signature verifies under its own public key. A malformed
+    document is invalid, never an error."""
+    signature = document.get("signature")
+    if not isinstance(signature, Mapping) or signature.get("algorithm") != SIGNATURE_ALGORITHM:
+        return False
+    public_key, value = signature.get("public_key"), signature.get("value")
+    if not isinstance(public_key, str) or not isinstance(value, str):
+        return False
+    try:
+        payload = signing_payload(document)
+    except Exception:  # a value canonical JSON cannot represent: not a document we signed
+        return False
+    return verify_signature(public_key, payload, value)

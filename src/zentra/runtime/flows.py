@@ -1,0 +1,125 @@
+"""The ledger flow of a payment intent (pure): which accounts exist and which entries post.
+
+Every account of the flow is a balance the platform holds for someone (type ``liability``): a
+move of money from one to another debits the first and credits the second. The flow::
+
+    ledgered     source (customer_balance)  ->  reserved_balance          the intent's amount
+    settled      reserved_balance  ->  settlement_account (amount - fee)
+                                   ->  provider_fees      (fee, when the rail charged one)
+    credited     settlement_account  ->  destination (merchant_balance)   amount - fee
+    paid out     destination  ->  payout_clearing                         amount - fee
+
+The system accounts (``reserved_balance``, ``settlement_account``, ``payout_clearing``,
+``provider_fees``) are created in the intent's currency when first needed and may never go
+below zero. Each entry's ``entry_id`` is derived from the intent's id and the step, so posting a
+step twice (a retried request, a duplicate callback) finds the entry already there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+ACCOUNT_TYPE = "liability"
+RESERVED = "reserved_balance"
+SETTLEMENT = "settlement_account"
+PAYOUT_CLEARING = "payout_clearing"
+PROVIDER_FEES = "provider_fees"
+SYSTEM_ACCOUNTS = (RESERVED, SETTLEMENT, PAYOUT_CLEARING, PROVIDER_FEES)
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One posting: ``amount`` minor units debited or credited to ``account``."""
+
+    account: str
+    direction: str
+    amount: int
+    currency: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "direction": self.direction,
+            "amount": self.amount,
+            "currency": self.currency,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedEntry:
+    """An entry the flow posts: its id, description, legs and provider reference."""
+
+    entry_id: str
+    step: str
+    description: str
+    legs: tuple[Leg, ...]
+    provider_reference: str | None
+    effective_at: datetime
+    metadata: dict[str, Any]
+
+
+def entry_id_for(intent_id: str, step: str) -> str:
+    """The ``entry_id`` of one step of an intent's flow: ``intent:<intent_id>:<step>``."""
+    return f"intent:{intent_id}:{step}"
+
+
+def _move(source: str, destination: str, amount: int, currency: str) -> tuple[Leg, Leg]:
+    return (Leg(source, "debit", amount, currency), Leg(destination, "credit", amount, currency))
+
+
+def reservation(
+    intent_id: str, source: str, amount: int, currency: str, at: datetime
+) -> PlannedEntry:
+    """The ``ledgered`` entry: the intent's amount from the source to ``reserved_balance``."""
+    return PlannedEntry(
+        entry_id=entry_id_for(intent_id, "reserve"),
+        step="reserve",
+        description=f"intent {intent_id}: reserve {source}",
+        legs=_move(source, RESERVED, amount, currency),
+        provider_reference=None,
+        effective_at=at,
+        metadata={"intent_id": intent_id, "step": "reserve"},
+    )
+
+
+def settlement(
+    intent_id: str,
+    destination: str,
+    amount: int,
+    fee: int,
+    currency: str,
+    provider_reference: str,
+    at: datetime,
+) -> tuple[PlannedEntry, ...]:
+    """The entries of a settlement: settled (with the fee), merchant credit, payout.
+
+    ``fee`` must be within ``[0, amount)``: a fee that eats the whole amount leaves nothing to
+    credit and is refused with ValueError (the caller decides what that means).
+    """
+    if not 0 <= fee < amount:
+        raise ValueError(f"a fee of {fee} on {amount} leaves nothing to settle")
+    net = amount - fee
+    settled = [Leg(RESERVED, "debit", amount, currency), Leg(SETTLEMENT, "credit", net, currency)]
+    if fee:
+        settled.append(Leg(PROVIDER_FEES, "credit", fee, currency))
+
+    def entry(step: str, description: str, legs: tuple[Leg, ...]) -> PlannedEntry:
+        return PlannedEntry(
+            entry_id=entry_id_for(intent_id, step),
+            step=step,
+            description=f"intent {intent_id}: {description}",
+            legs=legs,
+            provider_reference=provider_reference,
+            effective_at=at,
+            metadata={"intent_id": intent_id, "step": step, "fee": fee},
+        )
+
+    return (
+        entry("settle", "settled by the rail", tuple(settled)),
+        entry("credit", f"credit {destination}", _move(SETTLEMENT, destination, net, currency)),
+        entry(
+            "payout", f"pay out {destination}", _move(destination, PAYOUT_CLEARING, net, currency)
+        ),
+    )
