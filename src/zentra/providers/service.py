@@ -11,7 +11,10 @@ Reception (:func:`receive_callback`) in order, each step refusing before anythin
    file), and the reception is audited;
 6. a lifecycle status it names (if any) is recorded as a movement state event, and every
    unapplied event of that provider reference is applied, in lifecycle order, to the movements
-   of the connection's provider with that reference (:func:`apply_movement_state`).
+   of the connection's provider with that reference (:func:`apply_movement_state`);
+7. its money or status is correlated into the runs it concerns: a run in review may resolve or
+   retype an open exception, a closed run gets a post-close adjustment in the next run
+   (:mod:`zentra.reconciliation.correlation`).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ from zentra.providers.normalize import (
 )
 from zentra.providers.payloads import NotJson, parse_json
 from zentra.providers.signatures import verify_adyen, verify_standard_webhooks, verify_stripe
-from zentra.reconciliation.correlation import correlate_callback
+from zentra.reconciliation.correlation import CallbackNews, correlate_callback
 
 KINDS = ("stripe", "adyen", "standard_webhooks", "sandbox")
 """``format`` of the settlement file holding a connection's callback records."""
@@ -349,15 +352,24 @@ def receive_callback(
     ctx = ActorContext(
         tenant_id=tenant_id, actor=f"provider:{connection_id}", request_id=delivery.request_id
     )
-    if record is not None:
-        # A run of this provider in review may be waiting for exactly this news.
-        on_day = (record.booked_at or now).date()
-        correlate_callback(session, ctx, callback.id, record, on_day)
-    if normalized.status is not None:
-        _record_state_event(session, connection, callback, normalized.status, now)
-        apply_movement_state(
-            session, ctx, connection, reference_key(normalized.status.provider_reference)
+    status = normalized.status
+    if status is not None:
+        _record_state_event(session, connection, callback, status, now)
+        apply_movement_state(session, ctx, connection, reference_key(status.provider_reference))
+    if record is not None or status is not None:
+        # A run of this provider in review (or closed) may be waiting for exactly this news.
+        dated = record.booked_at if record is not None else status.occurred_at if status else None
+        news = CallbackNews(
+            callback_id=callback.id,
+            connection_id=connection.id,
+            provider=connection.name,
+            provider_event_id=normalized.provider_event_id,
+            day=(dated or now).date(),
+            record=record,
+            status=None if status is None else status.status,
+            status_reference=None if status is None else status.provider_reference,
         )
+        correlate_callback(session, ctx, news)
     record_audit(
         session,
         ctx,

@@ -194,3 +194,76 @@ def status_conflict_exceptions(
         .order_by(ReconciliationException.id)
     )
     return list(session.scalars(query))
+
+
+def exception_by_natural_key(
+    session: Session, tenant_id: str, natural_key: str
+) -> ReconciliationException | None:
+    """The tenant's exception opened under ``natural_key``, if any."""
+    query = select(ReconciliationException).where(
+        ReconciliationException.tenant_id == tenant_id,
+        ReconciliationException.natural_key == natural_key,
+    )
+    return session.scalars(query).first()
+
+
+def next_run_after(
+    session: Session, tenant_id: str, closed: ReconciliationRun, day: date
+) -> ReconciliationRun | None:
+    """The first run of ``closed``'s provider created after it, not sealed, whose window covers
+    or follows ``day`` (a dry run keeps nothing: never)."""
+    query = (
+        select(ReconciliationRun)
+        .where(
+            ReconciliationRun.tenant_id == tenant_id,
+            ReconciliationRun.provider == closed.provider,
+            ReconciliationRun.id > closed.id,
+            ReconciliationRun.status.in_(["created", "matching", "review", "failed"]),
+            ReconciliationRun.window_to >= day,
+            ReconciliationRun.dry_run.is_(False),
+        )
+        .order_by(ReconciliationRun.id)
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def waiting_post_close_callbacks(
+    session: Session, tenant_id: str, provider: str, until: date
+) -> list[ReconciliationException]:
+    """Post-close ``late_callback`` exceptions of the provider's connections not attached to a
+    run yet, dated on or before ``until``, in id order, locked for this transaction."""
+    query = (
+        select(ReconciliationException)
+        .join(
+            ProviderConnection,
+            ProviderConnection.id == ReconciliationException.connection_id,
+        )
+        .where(
+            ReconciliationException.tenant_id == tenant_id,
+            ProviderConnection.tenant_id == tenant_id,
+            ProviderConnection.name == provider,
+            ReconciliationException.type == "late_callback",
+            ReconciliationException.run_id.is_(None),
+            ReconciliationException.business_date <= until,
+        )
+        .order_by(ReconciliationException.id)
+        .with_for_update(of=ReconciliationException)
+    )
+    return list(session.scalars(query))
+
+
+def get_movement(session: Session, tenant_id: str, movement_id: str) -> Movement | None:
+    """The tenant's movement with this (client-chosen) ``movement_id``."""
+    query = select(Movement).where(
+        Movement.tenant_id == tenant_id, Movement.movement_id == movement_id
+    )
+    return session.scalars(query).first()
+
+
+def get_external_record(session: Session, tenant_id: str, record_id: str) -> ExternalRecord | None:
+    """The tenant's external record ``record_id``."""
+    query = select(ExternalRecord).where(
+        ExternalRecord.tenant_id == tenant_id, ExternalRecord.id == record_id
+    )
+    return session.scalars(query).first()

@@ -63,6 +63,10 @@ def exception_json(exception: ReconciliationException) -> dict[str, Any]:
     return {
         "id": exception.id,
         "run_id": exception.run_id,
+        "connection_id": exception.connection_id,
+        "business_date": None
+        if exception.business_date is None
+        else exception.business_date.isoformat(),
         "type": exception.type,
         "status": exception.status,
         "owner": exception.owner,

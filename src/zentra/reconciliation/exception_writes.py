@@ -1,0 +1,271 @@
+"""Changes Zentra itself makes to exceptions, outside a run's bulk write: open one, add evidence,
+resolve one on the strength of evidence, change its type.
+
+Each change is written like an operator's (:mod:`zentra.reconciliation.exceptions`): an
+``ExceptionActivity`` row, an audit record and, where SPEC 9 has one, an event
+(``reconciliation.exception.opened``, ``reconciliation.exception.resolved``). The callers decide
+*when* (late callbacks, expected-file checks); this module decides *how*. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from zentra.audit.service import record_audit
+from zentra.events.service import emit_event
+from zentra.events.types import EXCEPTION_OPENED, EXCEPTION_RESOLVED
+from zentra.kit.context import ActorContext
+from zentra.kit.ids import new_id
+from zentra.kit.time import utcnow
+from zentra.models import ExceptionActivity, ReconciliationException
+from zentra.reconciliation import correlation_repository as repository
+
+RESOURCE_TYPE = "reconciliation_exception"
+
+
+def _activity(
+    session: Session,
+    ctx: ActorContext,
+    exception: ReconciliationException,
+    kind: str,
+    *,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    decision: str | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        ExceptionActivity(
+            id=new_id("exa"),
+            tenant_id=ctx.tenant_id,
+            exception_id=exception.id,
+            kind=kind,
+            actor=ctx.actor,
+            from_status=from_status,
+            to_status=to_status,
+            decision=decision,
+            note=note,
+            data={**(data or {}), "request_id": ctx.request_id},
+            at=exception.updated_at,
+        )
+    )
+
+
+def open_exception(
+    session: Session,
+    ctx: ActorContext,
+    *,
+    type: str,
+    owner: str,
+    run_id: str | None,
+    details: dict[str, Any],
+    natural_key: str | None = None,
+    connection_id: str | None = None,
+    business_date: date | None = None,
+    provider_reference: str | None = None,
+    external_record_id: str | None = None,
+    movement_id: str | None = None,
+    amount_minor: int | None = None,
+    currency: str | None = None,
+) -> ReconciliationException | None:
+    """Open an exception (status ``open``) with its opening activity, event and audit record.
+
+    With a ``natural_key``, an exception of that key is opened at most once per tenant: when one
+    exists (or a concurrent transaction inserts it first: the unique key refuses the second),
+    nothing is written and None is returned.
+    """
+    if natural_key is not None and repository.exception_by_natural_key(
+        session, ctx.tenant_id, natural_key
+    ):
+        return None
+    now = utcnow()
+    exception = ReconciliationException(
+        id=new_id("exc"),
+        tenant_id=ctx.tenant_id,
+        run_id=run_id,
+        connection_id=connection_id,
+        business_date=business_date,
+        natural_key=natural_key,
+        type=type,
+        status="open",
+        owner=owner,
+        assignee=None,
+        provider_reference=provider_reference,
+        external_record_id=external_record_id,
+        movement_id=movement_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        details=details,
+        decision=None,
+        note=None,
+        created_at=now,
+        updated_at=now,
+        resolved_at=None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(exception)
+            session.flush()
+    except IntegrityError:
+        if natural_key is not None and repository.exception_by_natural_key(
+            session, ctx.tenant_id, natural_key
+        ):
+            return None
+        raise
+    opened = {"run_id": run_id, "connection_id": connection_id, "owner": owner}
+    _activity(session, ctx, exception, "opened", to_status="open", data=opened)
+    emit_event(
+        session,
+        ctx.tenant_id,
+        EXCEPTION_OPENED,
+        {
+            **opened,
+            "exception_id": exception.id,
+            "type": type,
+            "provider_reference": provider_reference,
+            "business_date": None if business_date is None else business_date.isoformat(),
+        },
+        resource_id=exception.id,
+    )
+    record_audit(
+        session,
+        ctx,
+        "reconciliation.exception.opened",
+        RESOURCE_TYPE,
+        exception.id,
+        details={"type": type, **opened, "natural_key": natural_key},
+    )
+    session.flush()
+    return exception
+
+
+def add_evidence(
+    session: Session,
+    ctx: ActorContext,
+    exception: ReconciliationException,
+    key: str,
+    evidence: dict[str, Any],
+) -> None:
+    """Append ``evidence`` to the list ``details[key]`` and record an ``evidence`` activity."""
+    exception.details = {**exception.details, key: [*exception.details.get(key, []), evidence]}
+    exception.updated_at = utcnow()
+    _activity(session, ctx, exception, "evidence", data=evidence)
+
+
+def resolve_exception(
+    session: Session,
+    ctx: ActorContext,
+    exception: ReconciliationException,
+    *,
+    decision: str,
+    note: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Move an open exception to ``resolved`` with ``decision`` and ``note``: a ``transition``
+    activity, ``reconciliation.exception.resolved`` and an audit record."""
+    from_status = exception.status
+    now = utcnow()
+    exception.status = "resolved"
+    exception.decision = decision
+    exception.note = note
+    exception.resolved_at = now
+    exception.updated_at = now
+    _activity(
+        session,
+        ctx,
+        exception,
+        "transition",
+        from_status=from_status,
+        to_status="resolved",
+        decision=decision,
+        note=note,
+        data=data,
+    )
+    record_audit(
+        session,
+        ctx,
+        "reconciliation.exception.transitioned",
+        RESOURCE_TYPE,
+        exception.id,
+        details={
+            "run_id": exception.run_id,
+            "from": from_status,
+            "to": "resolved",
+            "decision": decision,
+            "note": note,
+        },
+    )
+    emit_event(
+        session,
+        ctx.tenant_id,
+        EXCEPTION_RESOLVED,
+        {
+            "exception_id": exception.id,
+            "run_id": exception.run_id,
+            "type": exception.type,
+            "status": "resolved",
+            "decision": decision,
+            "note": note,
+            "owner": exception.owner,
+            "assignee": exception.assignee,
+            "actor": ctx.actor,
+        },
+        resource_id=exception.id,
+    )
+
+
+def retype_exception(
+    session: Session,
+    ctx: ActorContext,
+    exception: ReconciliationException,
+    to_type: str,
+    *,
+    reason: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Change the exception's type, keeping the former one in ``details.previous_types`` and in
+    a ``retyped`` activity; audited as ``reconciliation.exception.retyped``. Its status stays."""
+    from_type = exception.type
+    exception.type = to_type
+    exception.details = {
+        **exception.details,
+        "previous_types": [*exception.details.get("previous_types", []), from_type],
+    }
+    exception.updated_at = utcnow()
+    change = {"from_type": from_type, "to_type": to_type, **(data or {})}
+    _activity(session, ctx, exception, "retyped", note=reason, data=change)
+    record_audit(
+        session,
+        ctx,
+        "reconciliation.exception.retyped",
+        RESOURCE_TYPE,
+        exception.id,
+        details={"run_id": exception.run_id, **change, "reason": reason},
+    )
+
+
+def attach_exception(
+    session: Session,
+    ctx: ActorContext,
+    exception: ReconciliationException,
+    run_id: str,
+    **data: Any,
+) -> None:
+    """Give an exception that waits without a run its run: an ``attached`` activity and an
+    audit record (``reconciliation.exception.attached``)."""
+    exception.run_id = run_id
+    exception.updated_at = utcnow()
+    _activity(session, ctx, exception, "attached", data={"run_id": run_id, **data})
+    record_audit(
+        session,
+        ctx,
+        "reconciliation.exception.attached",
+        RESOURCE_TYPE,
+        exception.id,
+        details={"run_id": run_id, **data},
+    )
