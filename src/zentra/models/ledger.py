@@ -119,7 +119,8 @@ class LedgerPosting(TenantScoped, Base):
     __tablename__ = "ledger_postings"
     __table_args__ = (
         UniqueConstraint("entry_id", "position"),
-        Index("ix_ledger_postings_account", "tenant_id", "account_id"),
+        # Not led by tenant_id (account ids are unique across tenants): see the migration.
+        Index("ix_ledger_postings_account", "account_id"),
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint("direction IN ('debit', 'credit')", name="direction"),
     )
