@@ -22,6 +22,7 @@ from zentra.kit.db import Database
 from zentra.kit.errors import ZentraError
 from zentra.kit.ids import new_id
 from zentra.providers import service
+from zentra.providers.schedule_endpoints import router as schedule_router
 from zentra.providers.schemas import (
     CallbackReceived,
     ProviderConnectionCreated,
@@ -113,4 +114,5 @@ async def receive_callback(connection_id: str, request: Request) -> Response:
 
 router = APIRouter()
 router.include_router(providers_router)
+router.include_router(schedule_router)
 router.include_router(callbacks_router)

@@ -24,6 +24,7 @@ from zentra.kit.ids import new_id
 from zentra.kit.pagination import clamp_limit, page_of
 from zentra.kit.time import utcnow
 from zentra.models import ExternalRecord, SettlementFile
+from zentra.providers.schedules import record_file_received
 from zentra.reconciliation.restatements import open_restatements
 
 STATUS_PARSED = "parsed"
@@ -183,6 +184,7 @@ def upload_settlement_file(
         raise UnreadableFile(refusal.detail, settlement_file_id=file.id, sha256=sha256)
     session.flush()
     open_restatements(session, ctx, file.id, provider_name)
+    record_file_received(session, ctx, file)
     return UploadResult(file, created=True)
 
 
