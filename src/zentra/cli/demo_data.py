@@ -1,133 +1,108 @@
-"""The demo's data: a few hundred movements and the provider's settlement file for one day,
-seeded so every demo tells the same story, with four realistic discrepancies planted:
+"""The demo's data: a workspace's runtime settings and a day of payment intents, seeded so every
+demo tells the same story.
 
-- a payment the provider never reported (``missing_from_settlement``),
-- a row whose amount is one unit short (``amount_mismatch``),
-- a row with a reference nobody issued (``unmatched_provider_row``),
-- a row the provider sent twice (``duplicate_provider_row``),
-
-and one row with three decimals in EUR, which ingestion rejects with its line and reason.
+- two sandbox rails, ``rail_primary`` then ``rail_backup`` for every payment;
+- a policy: at most 5,000.00 EUR / 5,000.00 USD per payment, a daily cap per customer, one
+  blocked merchant and a risk rule on large USD payments to new merchants;
+- customers funded in EUR and USD, paying merchants in the same currency;
+- one payment over the limit (rejected, posts nothing) and one made while the primary rail is
+  down (fails over to the backup);
+- the primary rail settles the day with noise: a late callback, duplicate callbacks, a missing
+  row, an amount drift, an unknown reference and fees.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import random
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
-from zentra.kit.money import currency_exponent, format_major
+from zentra.runtime.schemas import IntentIn, Policy, Routes, SandboxNoise
 
-PROVIDER = "rail_primary"
-SETTLEMENT_DAY = date(2026, 4, 26)
-SETTLEMENT_FILE_ID = "set_2026_04_26"
-MOVEMENT_COUNT = 300
+PRIMARY = "rail_primary"
+BACKUP = "rail_backup"
+SEED = 42
+INTENT_COUNT = 24
+FUNDING_MINOR = 5_000_000
+"""What each customer deposits before paying (50,000.00)."""
 
-CURRENCIES = (("EUR", 0.6), ("USD", 0.25), ("JPY", 0.15))
+CURRENCIES = ("EUR", "USD")
+CUSTOMERS = tuple(f"customer_{n:02d}_{c.lower()}" for c in CURRENCIES for n in range(1, 4))
+MERCHANTS = tuple(f"merchant_{n:02d}_{c.lower()}" for c in CURRENCIES for n in range(1, 3))
+DEPOSITS = {currency: f"customer_deposits_{currency.lower()}" for currency in CURRENCIES}
+
+POLICY = Policy.model_validate(
+    {
+        "limits": [
+            {"currency": "EUR", "max_amount": 500_000},
+            {"currency": "USD", "max_amount": 500_000},
+        ],
+        "velocity": [
+            {"currency": "EUR", "max_amount_per_day": 2_500_000},
+            {"currency": "USD", "max_amount_per_day": 2_500_000},
+        ],
+        "blocked_counterparties": ["merchant_sanctioned_eur"],
+        "risk_rules": [
+            {
+                "name": "large_usd_to_new_merchant",
+                "match": {"currency": "USD", "min_amount": 400_000, "destination": "merchant_new"},
+                "action": "reject",
+            }
+        ],
+    }
+)
+ROUTES = Routes.model_validate(
+    {
+        "rules": [
+            {"match": {"currency": "EUR"}, "rails": [PRIMARY, BACKUP]},
+            {"match": {"currency": "USD"}, "rails": [PRIMARY, BACKUP]},
+        ]
+    }
+)
+NOISE = SandboxNoise(
+    late_callbacks=1,
+    duplicate_callbacks=2,
+    missing_rows=1,
+    amount_drift=1,
+    unknown_references=1,
+    fee_minor=30,
+    fee_bps=25,
+)
 
 
 @dataclass(frozen=True, slots=True)
-class DemoData:
-    """The movements (NDJSON) and the settlement file (generic CSV), as bytes."""
+class DemoIntents:
+    """The day's intents in the order they are made, and the two that tell a story."""
 
-    movements_ndjson: bytes
-    settlement_csv: bytes
-    planted: dict[str, str]
-
-
-def _amount(rng: random.Random, currency: str) -> int:
-    exponent = currency_exponent(currency)
-    scale: int = 10**exponent
-    return rng.randint(5, 2500) * scale + rng.randint(0, scale - 1)
+    regular: tuple[IntentIn, ...]
+    over_limit: IntentIn
+    failover: IntentIn
 
 
-def generate_demo_data(seed: int = 42) -> DemoData:
-    """Build the demo's two files; the same seed gives the same bytes."""
+def _intent(intent_id: str, amount: int, currency: str, source: str, destination: str) -> IntentIn:
+    return IntentIn(
+        intent_id=intent_id,
+        amount=amount,
+        currency=currency,
+        source=source,
+        destination=destination,
+    )
+
+
+def generate_demo_intents(seed: int = SEED) -> DemoIntents:
+    """The demo's intents; the same seed gives the same intents."""
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not a secret
-    movements: list[dict[str, Any]] = []
-    for number in range(MOVEMENT_COUNT):
-        currency = rng.choices([c for c, _ in CURRENCIES], [w for _, w in CURRENCIES])[0]
-        is_refund = rng.random() < 0.08
-        occurred = datetime.combine(SETTLEMENT_DAY, time(0), tzinfo=UTC) + timedelta(
-            seconds=rng.randint(0, 86_399)
-        )
-        reference = f"{'re' if is_refund else 'pi'}_{rng.getrandbits(48):012x}"
-        movements.append(
-            {
-                "movement_id": f"mv_{number + 1:05d}",
-                "type": "refund" if is_refund else rng.choice(["payment", "payment", "card"]),
-                "provider": PROVIDER,
-                "provider_reference": reference,
-                "amount": _amount(rng, currency) // (4 if is_refund else 1),
-                "currency": currency,
-                "status": "succeeded",
-                "occurred_at": occurred.isoformat().replace("+00:00", "Z"),
-                "metadata": {"customer": f"cus_{rng.randint(1, 80):04d}"},
-            }
-        )
-
-    missing, short, duplicated = movements[17], movements[42], movements[99]
-    rows: list[dict[str, Any]] = []
-    for movement in movements:
-        if movement is missing:
-            continue
-        amount = int(movement["amount"])
-        if movement is short:
-            amount -= 1
-        is_refund = movement["type"] == "refund"
-        rows.append(
-            {
-                "row_id": f"r{len(rows) + 1:05d}",
-                "provider_reference": movement["provider_reference"],
-                "type": "refund" if is_refund else "charge",
-                "amount": format_major(-amount if is_refund else amount, str(movement["currency"])),
-                "currency": movement["currency"],
-                "booked_at": SETTLEMENT_DAY.isoformat(),
-                "description": f"{movement['type']} {movement['movement_id']}",
-            }
-        )
-        if movement is duplicated:
-            rows.append(dict(rows[-1]))
-    unknown = f"pi_{rng.getrandbits(48):012x}"
-    rows.append(
-        {
-            "row_id": f"r{len(rows) + 1:05d}",
-            "provider_reference": unknown,
-            "type": "charge",
-            "amount": "49.90",
-            "currency": "EUR",
-            "booked_at": SETTLEMENT_DAY.isoformat(),
-            "description": "charge with a reference nobody issued",
-        }
-    )
-    rows.append(
-        {
-            "row_id": f"r{len(rows) + 1:05d}",
-            "provider_reference": "pi_badamount",
-            "type": "charge",
-            "amount": "12.345",
-            "currency": "EUR",
-            "booked_at": SETTLEMENT_DAY.isoformat(),
-            "description": "three decimals in EUR",
-        }
-    )
-    rng.shuffle(rows)
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    ndjson = "".join(json.dumps(m, separators=(",", ":")) + "\n" for m in movements)
-    return DemoData(
-        movements_ndjson=ndjson.encode(),
-        settlement_csv=buffer.getvalue().encode(),
-        planted={
-            "missing_from_settlement": str(missing["provider_reference"]),
-            "amount_mismatch": str(short["provider_reference"]),
-            "duplicate_provider_row": str(duplicated["provider_reference"]),
-            "unmatched_provider_row": unknown,
-        },
+    regular = []
+    for number in range(1, INTENT_COUNT + 1):
+        currency = rng.choice(CURRENCIES)
+        suffix = currency.lower()
+        source = rng.choice([c for c in CUSTOMERS if c.endswith(suffix)])
+        destination = rng.choice([m for m in MERCHANTS if m.endswith(suffix)])
+        amount = rng.randint(5, 1_500) * 100 + rng.randint(0, 99)
+        regular.append(_intent(f"intent_{number:03d}", amount, currency, source, destination))
+    return DemoIntents(
+        regular=tuple(regular),
+        over_limit=_intent(
+            "intent_over_limit", 900_000, "EUR", "customer_01_eur", "merchant_01_eur"
+        ),
+        failover=_intent("intent_failover", 12_000, "EUR", "customer_02_eur", "merchant_02_eur"),
     )

@@ -11,8 +11,11 @@ move of money from one to another debits the first and credits the second. The f
 
 The system accounts (``reserved_balance``, ``settlement_account``, ``payout_clearing``,
 ``provider_fees``) are created in the intent's currency when first needed and may never go
-below zero. Each entry's ``entry_id`` is derived from the intent's id and the step, so posting a
-step twice (a retried request, a duplicate callback) finds the entry already there.
+below zero. A ledger account has one currency, so a workspace that pays in several currencies
+keeps the plain code for the first currency it used and a suffixed one for each other
+(``reserved_balance_usd``): :func:`system_account_code`. Each entry's ``entry_id`` is derived
+from the intent's id and the step, so posting a step twice (a retried request, a duplicate
+callback) finds the entry already there.
 """
 
 from __future__ import annotations
@@ -27,6 +30,28 @@ SETTLEMENT = "settlement_account"
 PAYOUT_CLEARING = "payout_clearing"
 PROVIDER_FEES = "provider_fees"
 SYSTEM_ACCOUNTS = (RESERVED, SETTLEMENT, PAYOUT_CLEARING, PROVIDER_FEES)
+
+
+def system_account_code(base: str, currency: str, existing_currency: str | None) -> str:
+    """The code of system account ``base`` in ``currency``: ``base`` itself when it does not
+    exist yet or is in that currency (``existing_currency``), else ``base_<currency>``."""
+    if existing_currency is None or existing_currency == currency:
+        return base
+    return f"{base}_{currency.lower()}"
+
+
+@dataclass(frozen=True, slots=True)
+class SystemAccounts:
+    """The codes of the flow's system accounts in one currency."""
+
+    reserved: str = RESERVED
+    settlement: str = SETTLEMENT
+    payout_clearing: str = PAYOUT_CLEARING
+    provider_fees: str = PROVIDER_FEES
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return (self.reserved, self.settlement, self.payout_clearing, self.provider_fees)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +94,23 @@ def _move(source: str, destination: str, amount: int, currency: str) -> tuple[Le
     return (Leg(source, "debit", amount, currency), Leg(destination, "credit", amount, currency))
 
 
+DEFAULT_SYSTEM_ACCOUNTS = SystemAccounts()
+
+
 def reservation(
-    intent_id: str, source: str, amount: int, currency: str, at: datetime
+    intent_id: str,
+    source: str,
+    amount: int,
+    currency: str,
+    at: datetime,
+    system: SystemAccounts = DEFAULT_SYSTEM_ACCOUNTS,
 ) -> PlannedEntry:
     """The ``ledgered`` entry: the intent's amount from the source to ``reserved_balance``."""
     return PlannedEntry(
         entry_id=entry_id_for(intent_id, "reserve"),
         step="reserve",
         description=f"intent {intent_id}: reserve {source}",
-        legs=_move(source, RESERVED, amount, currency),
+        legs=_move(source, system.reserved, amount, currency),
         provider_reference=None,
         effective_at=at,
         metadata={"intent_id": intent_id, "step": "reserve"},
@@ -92,6 +125,7 @@ def settlement(
     currency: str,
     provider_reference: str,
     at: datetime,
+    system: SystemAccounts = DEFAULT_SYSTEM_ACCOUNTS,
 ) -> tuple[PlannedEntry, ...]:
     """The entries of a settlement: settled (with the fee), merchant credit, payout.
 
@@ -101,9 +135,12 @@ def settlement(
     if not 0 <= fee < amount:
         raise ValueError(f"a fee of {fee} on {amount} leaves nothing to settle")
     net = amount - fee
-    settled = [Leg(RESERVED, "debit", amount, currency), Leg(SETTLEMENT, "credit", net, currency)]
+    settled = [
+        Leg(system.reserved, "debit", amount, currency),
+        Leg(system.settlement, "credit", net, currency),
+    ]
     if fee:
-        settled.append(Leg(PROVIDER_FEES, "credit", fee, currency))
+        settled.append(Leg(system.provider_fees, "credit", fee, currency))
 
     def entry(step: str, description: str, legs: tuple[Leg, ...]) -> PlannedEntry:
         return PlannedEntry(
@@ -118,8 +155,12 @@ def settlement(
 
     return (
         entry("settle", "settled by the rail", tuple(settled)),
-        entry("credit", f"credit {destination}", _move(SETTLEMENT, destination, net, currency)),
         entry(
-            "payout", f"pay out {destination}", _move(destination, PAYOUT_CLEARING, net, currency)
+            "credit", f"credit {destination}", _move(system.settlement, destination, net, currency)
+        ),
+        entry(
+            "payout",
+            f"pay out {destination}",
+            _move(destination, system.payout_clearing, net, currency),
         ),
     )

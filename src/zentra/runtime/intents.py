@@ -260,12 +260,13 @@ def _ledger_and_route(run: _Run, decision: PolicyDecision) -> None:
         _reject(run, route.reason or "no_rail_available", "routed", {"route": route.as_json()})
         return
     at = run.now()
+    system = system_accounts(session, ctx.tenant_id, intent.currency)
     planned = flows.reservation(
-        intent.intent_id, intent.source, intent.amount_minor, intent.currency, at
+        intent.intent_id, intent.source, intent.amount_minor, intent.currency, at, system
     )
     try:
         with session.begin_nested():
-            post_planned_entry(session, ctx, planned, accounts=(intent.source, flows.RESERVED))
+            post_planned_entry(session, ctx, planned, system)
     except ZentraError as refused:
         _reject(
             run,
@@ -280,7 +281,7 @@ def _ledger_and_route(run: _Run, decision: PolicyDecision) -> None:
         {
             "entry_id": planned.entry_id,
             "from": intent.source,
-            "to": flows.RESERVED,
+            "to": system.reserved,
             "amount": intent.amount_minor,
             "currency": intent.currency,
         },
@@ -297,27 +298,34 @@ def _ledger_and_route(run: _Run, decision: PolicyDecision) -> None:
     )
 
 
-def ensure_flow_account(session: Session, ctx: ActorContext, code: str, currency: str) -> None:
-    """Create ``code`` in ``currency`` when the tenant does not have it. System accounts of the
-    flow never go below zero; the intent's own accounts are created as plain balances.
-    Raises the ledger's ``AccountConflict`` when ``code`` exists in another currency."""
-    ensure_account(
-        session,
-        ctx,
-        code=code,
-        type=flows.ACCOUNT_TYPE,
-        currency=currency,
-        non_negative=code in flows.SYSTEM_ACCOUNTS,
+def system_accounts(session: Session, tenant_id: str, currency: str) -> flows.SystemAccounts:
+    """The codes of the flow's system accounts in ``currency`` for this tenant
+    (:func:`zentra.runtime.flows.system_account_code`)."""
+    existing = repository.account_currencies(session, tenant_id, list(flows.SYSTEM_ACCOUNTS))
+    reserved, settlement, payout_clearing, provider_fees = (
+        flows.system_account_code(base, currency, existing.get(base))
+        for base in flows.SYSTEM_ACCOUNTS
     )
+    return flows.SystemAccounts(reserved, settlement, payout_clearing, provider_fees)
 
 
 def post_planned_entry(
-    session: Session, ctx: ActorContext, planned: flows.PlannedEntry, *, accounts: tuple[str, ...]
+    session: Session, ctx: ActorContext, planned: flows.PlannedEntry, system: flows.SystemAccounts
 ) -> None:
-    """Ensure ``accounts`` exist and post ``planned`` (a replay of the same entry is a no-op)."""
+    """Create the accounts ``planned`` names that the tenant lacks, then post it (a replay of
+    the same entry is a no-op). System accounts never go below zero; the intent's own
+    accounts are created as plain balances. Raises the ledger's refusals (``AccountConflict``
+    for a code that exists in another currency, ``InsufficientBalance``...)."""
     currency = planned.legs[0].currency
-    for code in accounts:
-        ensure_flow_account(session, ctx, code, currency)
+    for code in dict.fromkeys(leg.account for leg in planned.legs):
+        ensure_account(
+            session,
+            ctx,
+            code=code,
+            type=flows.ACCOUNT_TYPE,
+            currency=currency,
+            non_negative=code in system.codes,
+        )
     references = {}
     if planned.provider_reference is not None:
         references["provider_reference"] = planned.provider_reference

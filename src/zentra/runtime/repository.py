@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from zentra.kit.db import is_postgres
-from zentra.models import Movement, ProviderConnection, SigningKey
+from zentra.models import LedgerAccount, Movement, ProviderConnection, SigningKey
 from zentra.models.runtime import Intent, RailHealth, RuntimeSetting, SandboxCallback
 
 
@@ -236,3 +236,13 @@ def signing_key(session: Session, tenant_id: str, key_id: str) -> SigningKey | N
     return session.scalars(
         select(SigningKey).where(SigningKey.tenant_id == tenant_id, SigningKey.id == key_id)
     ).first()
+
+
+def account_currencies(session: Session, tenant_id: str, codes: list[str]) -> dict[str, str]:
+    """``{code: currency}`` of the tenant's ledger accounts among ``codes``."""
+    rows = session.execute(
+        select(LedgerAccount.code, LedgerAccount.currency).where(
+            LedgerAccount.tenant_id == tenant_id, LedgerAccount.code.in_(codes)
+        )
+    )
+    return {code: currency for code, currency in rows}

@@ -21,7 +21,7 @@ from zentra.audit.service import record_audit
 from zentra.kit.context import ActorContext
 from zentra.kit.errors import ZentraError
 from zentra.runtime import flows, repository
-from zentra.runtime.intents import post_planned_entry
+from zentra.runtime.intents import post_planned_entry, system_accounts
 
 SETTLED = "settled"
 ALREADY_SETTLED = "already_settled"
@@ -69,6 +69,7 @@ def settle_intent(
             intent.intent_id,
             detail={"reported": notice.amount, "intent": intent.amount_minor},
         )
+    system = system_accounts(session, ctx.tenant_id, intent.currency)
     try:
         planned = flows.settlement(
             intent.intent_id,
@@ -78,14 +79,14 @@ def settle_intent(
             intent.currency,
             notice.provider_reference,
             at,
+            system,
         )
     except ValueError:
         return SettlementOutcome(INVALID_FEE, intent.intent_id, detail={"fee": notice.fee})
     try:
         with session.begin_nested():
             for entry in planned:
-                accounts = tuple(dict.fromkeys(leg.account for leg in entry.legs))
-                post_planned_entry(session, ctx, entry, accounts=accounts)
+                post_planned_entry(session, ctx, entry, system)
     except ZentraError as refused:
         return SettlementOutcome(
             LEDGER_REFUSED,
