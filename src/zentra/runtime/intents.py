@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from zentra.audit.service import record_audit
@@ -172,7 +173,17 @@ def submit_intent(session: Session, ctx: ActorContext, body: IntentIn) -> Submit
         created_at=now,
         updated_at=now,
     )
-    session.add(intent)
+    try:
+        # A concurrent request with the same intent_id may win the unique key meanwhile: then
+        # this one is a replay of it (or a conflict with it), never a second intent.
+        with session.begin_nested():
+            session.add(intent)
+            session.flush()
+    except IntegrityError:
+        winner = repository.find_intent(session, ctx.tenant_id, body.intent_id)
+        if winner is None:
+            raise
+        return _replay(winner, body)
     run = _Run(session, ctx, intent)
     run.step(
         "accepted",
