@@ -312,3 +312,24 @@ def test_list_pages_and_filters(db: Database, client: ApiClient) -> None:
     rejected = ok(client.get("/runtime/intents", params={"status": "rejected"}))
     assert [i["intent_id"] for i in rejected["data"]] == ["p_1", "p_3"]
     assert count(db, "audit_events", "action = 'runtime.intent.submitted'") == 5
+
+
+def test_system_accounts_are_made_per_currency_when_first_needed(
+    db: Database, client: ApiClient
+) -> None:
+    two_rails(client)
+    assert client.get("/ledger/accounts/reserved_balance").status_code == 404
+    submitted(client, "c_eur", 1000)
+    usd_intent = {"source": "customer_usd", "destination": "merchant_usd", "currency": "USD"}
+    submitted(client, "c_usd", 2000, **usd_intent)
+    eur = ok(client.get("/ledger/accounts/reserved_balance"))
+    usd = ok(client.get("/ledger/accounts/reserved_balance_usd"))
+    assert (eur["currency"], eur["posted"], eur["non_negative"]) == ("EUR", 1000, True)
+    assert (usd["currency"], usd["posted"], usd["non_negative"]) == ("USD", 2000, True)
+    # The intent's own accounts are plain balances in its currency; one in another currency
+    # is the ledger's refusal, and the intent is rejected having posted nothing.
+    assert ok(client.get("/ledger/accounts/customer_usd"))["non_negative"] is False
+    mixed = submitted(client, "c_mixed", 3000, currency="USD")  # customer_balance is EUR
+    assert (mixed["status"], mixed["reason"]) == ("rejected", "ledger_refused")
+    assert mixed["trace"][-1]["detail"]["ledger"]["code"] == "ledger.account_conflict"
+    assert count(db, "ledger_entries") == 2
