@@ -74,6 +74,7 @@ class ExternalRecordOut(BaseModel):
     description: str | None
     raw: str
     content_hash: str
+    details: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, record: ExternalRecord) -> ExternalRecordOut:
@@ -92,6 +93,7 @@ class ExternalRecordOut(BaseModel):
             description=record.description,
             raw=record.raw,
             content_hash=record.content_hash,
+            details=record.details,
         )
 
 

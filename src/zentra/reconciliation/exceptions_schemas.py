@@ -114,6 +114,7 @@ def _external_record_json(record: ExternalRecord, file: SettlementFile | None) -
         "line": record.line,
         "raw": record.raw,
         "content_hash": record.content_hash,
+        "details": record.details,
         "settlement_file": None
         if file is None
         else {

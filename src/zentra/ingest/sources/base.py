@@ -31,6 +31,9 @@ class ParsedRecord(NamedTuple):
     original text, kept as evidence. ``provider_reference`` may be empty (a bank line without a
     reference; the engine matches it by amount, currency and date). ``group_key`` is a payout or
     batch id grouping rows, ``counterparty`` who paid or was paid; both None when not given.
+    ``details`` holds structured fields a format carries beyond these (a NACHA return's reason
+    code, original trace, corrected data), JSON-ready; None when there are none. It is stored
+    with the external record, outside its content hash (the same text is in ``raw``).
     """
 
     provider_reference: str
@@ -45,6 +48,7 @@ class ParsedRecord(NamedTuple):
     raw: str
     group_key: str | None = None
     counterparty: str | None = None
+    details: dict[str, Any] | None = None
 
 
 class RejectedRow(NamedTuple):

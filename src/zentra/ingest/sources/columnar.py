@@ -8,6 +8,7 @@ CSV path produces this shape directly, any other parser's records are converted.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -34,6 +35,9 @@ RECORD_SCHEMA = pa.schema(
 """Columns of a parsed settlement file: a record's fields, its line and raw text, its hash."""
 
 _RECORD_FIELDS = ParsedRecord._fields
+DETAILS = "details"
+"""The optional column of structured details (JSON text, as the ``details`` JSON column takes
+it); absent from files whose format carries none."""
 
 
 @dataclass(slots=True)
@@ -45,13 +49,22 @@ class ColumnarFile:
 
     def to_parsed_file(self) -> ParsedFile:
         """The same content as a :class:`ParsedFile` (one tuple per record)."""
-        columns = [self.table.column(name).to_pylist() for name in _RECORD_FIELDS]
+        columns = [
+            self.table.column(name).to_pylist()
+            for name in _RECORD_FIELDS
+            if name in self.table.column_names
+        ]
+        if DETAILS not in self.table.column_names:
+            columns.append([None] * self.table.num_rows)
+        else:  # JSON text back to mappings, in the field's place (the last one)
+            columns[-1] = [None if text is None else json.loads(text) for text in columns[-1]]
         records = [ParsedRecord(*values) for values in zip(*columns, strict=True)]
         return ParsedFile(records=records, rejected=list(self.rejected))
 
 
 def records_table(records: list[ParsedRecord], hashes: list[str]) -> pa.Table:
-    """An Arrow table of :data:`RECORD_SCHEMA` from records and their content hashes."""
+    """An Arrow table of :data:`RECORD_SCHEMA` from records and their content hashes, plus a
+    ``details`` column of JSON text when any record carries details."""
     columns: dict[str, list[object]] = {name: [] for name in _RECORD_FIELDS}
     for record in records:
         for name, value in zip(_RECORD_FIELDS, record, strict=True):
@@ -60,7 +73,11 @@ def records_table(records: list[ParsedRecord], hashes: list[str]) -> pa.Table:
         pa.array(columns[name] if name != "content_hash" else hashes, type=schema_field.type)
         for name, schema_field in zip(RECORD_SCHEMA.names, RECORD_SCHEMA, strict=True)
     ]
-    return pa.Table.from_arrays(arrays, schema=RECORD_SCHEMA)
+    table = pa.Table.from_arrays(arrays, schema=RECORD_SCHEMA)
+    if any(value is not None for value in columns[DETAILS]):
+        texts = [None if value is None else json.dumps(value) for value in columns[DETAILS]]
+        table = table.append_column(DETAILS, pa.array(texts, type=pa.string()))
+    return table
 
 
 def columnar_from_parsed(parsed: ParsedFile) -> ColumnarFile:

@@ -34,9 +34,11 @@ Each entry detail (``6``) becomes one record; its addenda lines are read with it
 
 Structured return fields (reason code, original entry trace number, original RDFI, date of
 death, addenda information; for a NOC the change code and the corrected data) are decoded by
-:func:`read_return_addenda` / :func:`read_change_addenda`. :class:`ParsedRecord` has no field for
-them today, so they are written into ``description`` as ``key=value`` pairs; a contested
-return carries all of its ``99`` addenda, the last code being the current state.
+:func:`read_return_addenda` / :func:`read_change_addenda` and kept as the record's ``details``
+(:func:`return_details`, :func:`change_details`), e.g. ``{"addenda_type": "99",
+"return_reason_code": "R01", "return_reason": "Insufficient Funds", "original_trace": ...}``;
+they are also written into ``description`` as ``key=value`` pairs for readers of the text. A
+contested return carries all of its ``99`` addenda, the last code being the current state.
 
 Peculiarities handled on purpose: CRLF line endings; records shorter than 94 characters (a
 truncated header or control record is read padded with blanks, an entry or addenda that is too
@@ -53,6 +55,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from zentra.ingest.sources.base import ParsedFile, ParsedRecord, RejectedRow, SourceFormat
 from zentra.kit.errors import UnreadableFile
@@ -243,6 +246,45 @@ def describe_reason(code: str) -> str:
     return f"{code} {name}"
 
 
+def _return_fields(ret: ReturnAddenda) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "return_reason_code": ret.reason_code,
+        "return_reason": RETURN_REASONS.get(ret.reason_code),
+        "original_trace": ret.original_trace,
+        "original_rdfi": ret.original_rdfi,
+    }
+    if ret.fields:
+        # Kept apart: a dishonoured return's own ``return_reason_code`` is the two digits of
+        # the return it dishonours, not this addenda's code.
+        found["addenda_fields"] = dict(ret.fields)
+    return found
+
+
+def return_details(returns: list[ReturnAddenda]) -> dict[str, Any]:
+    """The structured ``details`` of a returned entry: addenda type ``99``, the reason code and
+    name of the last return addenda (where the return stands now) with its original trace and
+    RDFI, and the layout's other fields under ``addenda_fields``; a dishonoured or contested
+    return also lists every addenda in order under ``returns``."""
+    found: dict[str, Any] = {"addenda_type": "99", **_return_fields(returns[-1])}
+    if len(returns) > 1:
+        found["returns"] = [_return_fields(ret) for ret in returns]
+    return found
+
+
+def change_details(changes: list[ChangeAddenda]) -> dict[str, Any]:
+    """The structured ``details`` of a notification of change: addenda type ``98``, the change
+    code and name, the original trace and RDFI, and the corrected data (of the last addenda)."""
+    change = changes[-1]
+    return {
+        "addenda_type": "98",
+        "change_code": change.change_code,
+        "change_reason": CHANGE_CODES.get(change.change_code),
+        "original_trace": change.original_trace,
+        "original_rdfi": change.original_rdfi,
+        "corrected_data": change.corrected_data,
+    }
+
+
 class _Invalid(Exception):
     """A problem with one entry: becomes a rejected row."""
 
@@ -338,6 +380,7 @@ def _read_entry(entry: _Entry, batch: _Batch) -> ParsedRecord:
     if returns and changes:
         raise _Invalid("entry carries both return (99) and change (98) addenda")
     details: list[str] = []
+    structured: dict[str, Any] | None = None
     if returns:
         record_type = "reversal"
         # The return undoes the entry: a returned debit sends the money back out.
@@ -347,6 +390,7 @@ def _read_entry(entry: _Entry, batch: _Batch) -> ParsedRecord:
             pairs.extend(ret.fields)
             details.append(f"{describe_reason(ret.reason_code)} ({_pairs(pairs)})")
         # The last addenda states the current standing (R07 -> R68 -> R71: contested).
+        structured = return_details(returns)
     elif changes:
         record_type = "adjustment"
         amount = -cents if credit else cents
@@ -357,6 +401,7 @@ def _read_entry(entry: _Entry, batch: _Batch) -> ParsedRecord:
                 ("corrected_data", change.corrected_data),
             ]
             details.append(f"{describe_reason(change.change_code)} ({_pairs(pairs)})")
+        structured = change_details(changes)
     else:
         if code in RETURN_CODES:
             raise _Invalid(
@@ -385,6 +430,7 @@ def _read_entry(entry: _Entry, batch: _Batch) -> ParsedRecord:
         raw="\n".join(entry.lines),
         group_key=f"{batch.company_id}/{batch.batch_number}".strip("/") or None,
         counterparty=counterparty,
+        details=structured,
     )
 
 
