@@ -1,4 +1,5 @@
-"""``zentra``: serve, worker, db upgrade, tenants, keys, demo, reconcile, verify (SPEC 13)."""
+"""``zentra``: serve, worker, db upgrade, tenants, keys, demo, reconcile, verify (SPEC 13), and
+the sandbox rail on command."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
+sandbox_app = typer.Typer(help="Sandbox rails: settle a day, deliver late callbacks.")
+app.add_typer(sandbox_app, name="sandbox")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -219,6 +222,55 @@ def reconcile(
         _fail(error)
         return
     raise typer.Exit(code=code)
+
+
+@sandbox_app.command("settle")
+def sandbox_settle(
+    tenant: Annotated[str, typer.Option(help="Tenant id (ten_...).")],
+    rail: Annotated[str, typer.Option(help="A sandbox provider connection's name.")],
+    day: Annotated[str, typer.Option("--date", help="The UTC day to settle (YYYY-MM-DD).")],
+    seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
+    noise: Annotated[str | None, typer.Option(help='Noise as JSON: {"missing_rows": 1}')] = None,
+    file_id: Annotated[str | None, typer.Option(help="file_id of the settlement file.")] = None,
+) -> None:
+    """Have a sandbox rail settle a day: signed callbacks and a settlement file (JSON out)."""
+    from datetime import date
+
+    from pydantic import ValidationError
+
+    from zentra.cli.sandbox import settle
+
+    try:
+        answer = settle(
+            _migrated_database(),
+            tenant,
+            rail,
+            date.fromisoformat(day),
+            seed=seed,
+            noise_json=noise,
+            file_id=file_id,
+        )
+    except ZentraError as error:
+        _fail(error)
+        return
+    except (ValueError, ValidationError) as error:
+        err_console.print(f"[red]error[/red]: {error}")
+        raise typer.Exit(code=2) from error
+    print(json.dumps(answer))
+
+
+@sandbox_app.command("deliver-late")
+def sandbox_deliver_late(
+    tenant: Annotated[str, typer.Option(help="Tenant id (ten_...).")],
+    rail: Annotated[str, typer.Option(help="A sandbox provider connection's name.")],
+) -> None:
+    """Have a sandbox rail send the callbacks it held back (JSON out)."""
+    from zentra.cli.sandbox import deliver_late
+
+    try:
+        print(json.dumps(deliver_late(_migrated_database(), tenant, rail)))
+    except ZentraError as error:
+        _fail(error)
 
 
 if __name__ == "__main__":
