@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+from zentra.kit.bulk import bulk_insert
 from zentra.models import OutboxEvent
+
+BULK_FROM = 64
+"""Rows from which events go through ``kit/bulk.py`` (``COPY`` on PostgreSQL): an
+``executemany`` of 8,000 events costs more than the ledger batch that emits them."""
+
+_EVENTS: Table = OutboxEvent.__table__  # type: ignore[assignment]
 
 
 def insert_many(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert event rows in one executemany."""
-    if rows:
+    """Insert event rows (keyed by column name): a few in one executemany, many in bulk."""
+    if len(rows) >= BULK_FROM:
+        bulk_insert(session, _EVENTS, rows)
+    elif rows:
         session.execute(insert(OutboxEvent), rows)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from zentra.events import repository
+from zentra.ingest.bulk_values import new_ids
 from zentra.kit.ids import new_id
 from zentra.kit.time import isoformat, utcnow
 from zentra.models import OutboxEvent
@@ -41,11 +42,12 @@ def emit_events_bulk(
 ) -> None:
     """Add many ``(type, resource_id, data)`` events in one batched insert."""
     now = utcnow()
+    ids = new_ids("evt", len(events)).to_pylist()
     repository.insert_many(
         session,
         [
             {
-                "id": new_id("evt"),
+                "id": event_id,
                 "tenant_id": tenant_id,
                 "type": event_type,
                 "created_at": now,
@@ -53,7 +55,7 @@ def emit_events_bulk(
                 "data": data,
                 "published_at": None,
             }
-            for event_type, resource_id, data in events
+            for event_id, (event_type, resource_id, data) in zip(ids, events, strict=True)
         ],
     )
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, exists, insert, select, update
+from sqlalchemy import Table, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from zentra.kit.bulk import bulk_insert
@@ -89,23 +89,33 @@ def list_accounts(
 
 
 def apply_deltas(session: Session, tenant_id: str, deltas: Mapping[str, Delta]) -> None:
-    """Add each account's delta to its sums: one ``UPDATE ... SET x = x + d`` per account id,
-    in id order. Objects of these accounts loaded in the session are expired (stale)."""
+    """Add each account's delta to its sums: one ``UPDATE ... SET x = x + d`` per account, in
+    id order, sent as one ``executemany``. Objects of these accounts loaded in the session are
+    expired (stale)."""
     table = _ACCOUNTS
-    for account_id in sorted(deltas):
-        delta = deltas[account_id]
-        if delta == Delta():
-            continue
-        session.execute(
+    params = [
+        {
+            "account_id": account_id,
+            "d_posted_debits": delta.posted_debits,
+            "d_posted_credits": delta.posted_credits,
+            "d_pending_debits": delta.pending_debits,
+            "d_pending_credits": delta.pending_credits,
+        }
+        for account_id, delta in sorted(deltas.items())
+        if delta != Delta()
+    ]
+    if params:
+        statement = (
             update(table)
-            .where(table.c.tenant_id == tenant_id, table.c.id == account_id)
+            .where(table.c.tenant_id == tenant_id, table.c.id == bindparam("account_id"))
             .values(
-                posted_debits=table.c.posted_debits + delta.posted_debits,
-                posted_credits=table.c.posted_credits + delta.posted_credits,
-                pending_debits=table.c.pending_debits + delta.pending_debits,
-                pending_credits=table.c.pending_credits + delta.pending_credits,
+                posted_debits=table.c.posted_debits + bindparam("d_posted_debits"),
+                posted_credits=table.c.posted_credits + bindparam("d_posted_credits"),
+                pending_debits=table.c.pending_debits + bindparam("d_pending_debits"),
+                pending_credits=table.c.pending_credits + bindparam("d_pending_credits"),
             )
         )
+        session.execute(statement, params)
     for account in list(session.identity_map.values()):
         if isinstance(account, LedgerAccount) and account.id in deltas:
             session.expire(account)

@@ -18,7 +18,7 @@ Writes need the ``service`` role (``admin`` holds it); reads any role.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from zentra.audit.service import hold_chain, record_audit
 from zentra.events.service import emit_event, emit_events_bulk
 from zentra.events.types import LEDGER_ENTRY_POSTED
+from zentra.ingest.bulk_values import new_ids
 from zentra.kit.canonical import sha256_hex
 from zentra.kit.context import ROLES, ActorContext
 from zentra.kit.errors import InvalidInput, NotFound, ZentraError
@@ -397,11 +398,15 @@ def _entry_row(
 
 
 def _posting_rows(
-    tenant_id: str, key: str, lines: Sequence[PostingLine], accounts: Mapping[str, LedgerAccount]
+    tenant_id: str,
+    key: str,
+    lines: Sequence[PostingLine],
+    accounts: Mapping[str, LedgerAccount],
+    ids: Iterator[str] | None = None,
 ) -> list[dict[str, Any]]:
     return [
         {
-            "id": new_id("pst"),
+            "id": next(ids) if ids is not None else new_id("pst"),
             "tenant_id": tenant_id,
             "entry_id": key,
             "position": position,
@@ -502,7 +507,7 @@ def _transition(session: Session, ctx: ActorContext, entry_id: str, target: str)
         hint = "; reverse it instead" if entry.status == "posted" else ""
         raise EntryStateConflict(
             f"entry {entry_id} is {entry.status}: it cannot be {target}{hint}",
-            status=entry.status,
+            entry_status=entry.status,
         )
     locked = repository.accounts_by_codes(
         session, ctx.tenant_id, {line.account for line in lines}, lock=True
@@ -585,12 +590,12 @@ def reverse_entry(
             return get_entry(session, ctx, original.reversed_by_entry_id)
         raise EntryStateConflict(
             f"entry {entry_id} is already reversed by {original.reversed_by_entry_id}",
-            status=original.status,
+            entry_status=original.status,
         )
     if original.status != "posted":
         raise EntryStateConflict(
             f"only a posted entry can be reversed; {entry_id} is {original.status}",
-            status=original.status,
+            entry_status=original.status,
         )
     target = reversal_entry_id or f"{original.entry_id}:reversal"
     if repository.get_entry(session, ctx.tenant_id, target) is not None:
@@ -667,6 +672,30 @@ def list_entries(
 # --- batches ----------------------------------------------------------------------------------
 
 
+_SLOTS = {
+    ("debit", False): 0,
+    ("credit", False): 1,
+    ("debit", True): 2,
+    ("credit", True): 3,
+}
+"""Index in :class:`Delta`'s field order of a posting's direction, by pending or not."""
+
+
+def _prepare(request: EntryRequest) -> tuple[list[PostingLine], dict[str, Any], str]:
+    """A request's posting lines, content and content hash, computed once."""
+    lines = request.lines()
+    content = entry_content(
+        entry_id=request.entry_id,
+        description=request.description,
+        effective_at=request.effective_at,
+        postings=lines,
+        pending=request.pending,
+        metadata=request.metadata,
+        references=request.references,
+    )
+    return lines, content, _hash(content)
+
+
 def _batch_conflict(
     session: Session,
     ctx: ActorContext,
@@ -712,26 +741,28 @@ def post_entries_batch(
     ctx.require_role(WRITE_ROLE)
     if len(requests) > MAX_BATCH:
         raise BatchTooLarge(f"a batch holds at most {MAX_BATCH} entries, not {len(requests)}")
-    digests = [_hash(request.content()) for request in requests]
+    prepared = [_prepare(request) for request in requests]
     hold_chain(session, ctx.tenant_id)
     stored = repository.entry_hashes(session, ctx.tenant_id, (r.entry_id for r in requests))
     locked = repository.accounts_by_codes(
         session,
         ctx.tenant_id,
-        {posting.account for request in requests for posting in request.postings},
+        {line.account for lines, _content, _digest in prepared for line in lines},
         lock=True,
     )
     accounts = {account.code: account for account in locked}
     facts = _facts(locked)
-    # Only non-negative accounts need following entry by entry.
+    # Only non-negative accounts need following entry by entry; the others add up at the end.
     running = {a.code: _balances(a) for a in locked if a.non_negative}
-    totals: dict[str, Delta] = {}
+    sums: dict[str, list[int]] = {}
     # entry_id -> (id, status, request index) of the entries this batch records
     accepted: dict[str, tuple[str, str, int]] = {}
     items: list[BatchItem] = []
     entry_rows: list[dict[str, Any]] = []
     posting_rows: list[dict[str, Any]] = []
     events: list[tuple[str, str | None, dict[str, Any]]] = []
+    entry_keys = new_ids("ent", len(requests)).to_pylist()
+    posting_keys = iter(new_ids("pst", sum(len(lines) for lines, _c, _d in prepared)).to_pylist())
     now = utcnow()
 
     def refuse(index: int, request: EntryRequest, error: ZentraError) -> None:
@@ -739,13 +770,15 @@ def post_entries_batch(
             raise error
         items.append(BatchItem(index, request.entry_id, "refused", error=error))
 
-    for index, (request, digest) in enumerate(zip(requests, digests, strict=True)):
+    for index, (request, (lines, _content, digest)) in enumerate(
+        zip(requests, prepared, strict=True)
+    ):
         earlier = accepted.get(request.entry_id)
         known = stored.get(request.entry_id)
         if earlier is not None or known is not None:
             if earlier is not None:
                 key, status, first = earlier
-                same = digests[first] == digest
+                same = prepared[first][2] == digest
             else:
                 assert known is not None
                 key, status, stored_digest = known
@@ -756,27 +789,28 @@ def post_entries_batch(
                 prior = requests[earlier[2]] if earlier is not None else None
                 refuse(index, request, _batch_conflict(session, ctx, request, prior, index))
             continue
-        lines = request.lines()
         violations = check_entry(lines, facts)
-        deltas: dict[str, Delta] = {}
         after: dict[str, Balances] = {}
-        if not violations:
-            deltas = _deltas(lines, before=None, after=request.pending)
-            after = {code: running[code].apply(d) for code, d in deltas.items() if code in running}
-            violations = non_negative_accounts(after, facts)
+        if not violations and running:
+            followed = [line for line in lines if line.account in running]
+            if followed:
+                deltas = _deltas(followed, before=None, after=request.pending)
+                after = {code: running[code].apply(delta) for code, delta in deltas.items()}
+                violations = non_negative_accounts(after, facts)
         if violations:
             refuse(index, request, refusal(violations, index=index, entry_id=request.entry_id))
             continue
         running.update(after)
-        for code, delta in deltas.items():
-            totals[code] = totals.get(code, Delta()) + delta
-        key = new_id("ent")
+        for line in lines:
+            slot = _SLOTS[line.direction, request.pending]
+            sums.setdefault(line.account, [0, 0, 0, 0])[slot] += line.amount
+        key = entry_keys[index]
         row = _entry_row(ctx, request, key=key, digest=digest, now=now)
         accepted[request.entry_id] = (key, row["status"], index)
         entry_rows.append(row)
-        posting_rows.extend(_posting_rows(ctx.tenant_id, key, lines, accounts))
+        posting_rows.extend(_posting_rows(ctx.tenant_id, key, lines, accounts, posting_keys))
         items.append(BatchItem(index, request.entry_id, "created", key, row["status"]))
-        if row["status"] == "posted":
+        if not request.pending:
             event = _posted_event(
                 key, request.entry_id, request.effective_at, lines, request.references, None
             )
@@ -784,7 +818,7 @@ def post_entries_batch(
 
     if entry_rows:
         repository.insert_entries(session, entry_rows, posting_rows)
-        _apply(session, ctx.tenant_id, accounts, totals)
+        _apply(session, ctx.tenant_id, accounts, {code: Delta(*v) for code, v in sums.items()})
         if events:
             emit_events_bulk(session, ctx.tenant_id, events)
         created_ids = [row["entry_id"] for row in entry_rows]
