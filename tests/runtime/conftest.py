@@ -66,6 +66,16 @@ def submitted(client: ApiClient, intent_id: str, amount: int = 125000, **overrid
     return response.json()
 
 
+def settle_day(client: ApiClient, day: str, rail: str = PRIMARY, **noise: int) -> dict[str, Any]:
+    """Have the sandbox ``rail`` settle ``day`` (seed 42) with ``noise``; its answer."""
+    response = client.post(
+        f"/runtime/rails/{rail}/sandbox/settle", json={"date": day, "seed": 42, "noise": noise}
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
 def rows(db: Database, query: str, **params: Any) -> list[dict[str, Any]]:
     """Rows across every tenant (read as the owner), as dicts."""
     with db.engine.connect() as connection:
