@@ -121,6 +121,28 @@ def test_an_unreadable_file_is_refused_with_422_and_retained(
     assert again.json()["settlement_file_id"] == problem["settlement_file_id"]
 
 
+def test_business_date_is_the_latest_booked_day_unless_given(client: ApiClient) -> None:
+    late = SETTLEMENT + b"pi_4,5.00,EUR,charge,2026-04-27T23:30:00-02:00,,r4\n"
+    derived = _upload(client, late)
+    # 23:30 at UTC-2 is 01:30 UTC on the 28th: the day is taken in UTC.
+    assert (derived.status_code, derived.json()["business_date"]) == (201, "2026-04-28")
+
+    given = _upload(client, SETTLEMENT, business_date="2026-04-25")
+    assert (given.status_code, given.json()["business_date"]) == (201, "2026-04-25")
+
+    refused = _upload(client, b"reference;amount\nfoo;1\n", format="csv")
+    stored = client.get(f"/settlement-files/{refused.json()['settlement_file_id']}").json()
+    assert stored["business_date"] is None
+
+
+def test_a_business_date_that_is_not_a_date_is_refused(db: Database, client: ApiClient) -> None:
+    answer = _upload(client, SETTLEMENT, business_date="26/04/2026")
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    with db.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(SettlementFile)) == 0
+
+
 def test_undetectable_content_is_retained_with_format_unknown(client: ApiClient) -> None:
     answer = _upload(client, b"%PDF-1.7 \x00\x01 not a settlement")
     assert answer.status_code == 422

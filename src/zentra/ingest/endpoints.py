@@ -8,6 +8,7 @@ between HTTP and the ingest service.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
@@ -59,6 +60,13 @@ def upload_settlement_file(
     provider: Annotated[str, Form(description="Provider connection name, e.g. rail_primary")],
     format: Annotated[str | None, Form(description="Format name; detected when absent")] = None,
     file_id: Annotated[str | None, Form(description="The provider's id of the file")] = None,
+    business_date: Annotated[
+        date | None,
+        Form(
+            description="The day the file reports on (ISO date); when absent, the latest day "
+            "any of its rows is booked on (UTC)"
+        ),
+    ] = None,
 ) -> SettlementFileOut:
     """Upload a settlement file: 201 when new, 200 with the stored file for the same bytes."""
     content = file.file.read()
@@ -70,6 +78,7 @@ def upload_settlement_file(
         filename=file.filename,
         format=format,
         file_id=file_id,
+        business_date=business_date,
     )
     if not result.created:
         response.status_code = 200

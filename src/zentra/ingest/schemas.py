@@ -5,6 +5,7 @@ Money is integer minor units beside its ISO 4217 currency; times are RFC 3339 te
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
@@ -35,6 +36,7 @@ class SettlementFileOut(BaseModel):
     refusal_reason: str | None
     rows: int
     rejected_rows: list[RejectedRowOut]
+    business_date: date | None
     uploaded_by: str
     created_at: str
 
@@ -52,6 +54,7 @@ class SettlementFileOut(BaseModel):
             refusal_reason=file.refusal_reason,
             rows=file.rows,
             rejected_rows=[RejectedRowOut(**row) for row in file.rejected_rows],
+            business_date=file.business_date,
             uploaded_by=file.uploaded_by,
             created_at=isoformat(file.created_at),
         )

@@ -28,6 +28,7 @@ class SettlementFile(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "provider", "sha256"),
         Index("ix_settlement_files_file_id", "tenant_id", "file_id"),
+        Index("ix_settlement_files_business_date", "tenant_id", "provider", "business_date"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -42,6 +43,8 @@ class SettlementFile(TenantScoped, Base):
     refusal_reason: Mapped[str | None] = mapped_column(Text)
     rows: Mapped[int] = mapped_column(Integer)
     rejected_rows: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    # The day the file reports on: given at upload, else the latest day a row is booked on (UTC).
+    business_date: Mapped[date | None] = mapped_column(Date)
     uploaded_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
 

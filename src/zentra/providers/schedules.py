@@ -254,10 +254,8 @@ def missing_file_key(connection_id: str, day: date) -> str:
 def record_file_received(session: Session, ctx: ActorContext, file: SettlementFile) -> None:
     """Resolve the open ``missing_settlement_file`` of the new file's business date, if any
     (decision ``file_received``, by the uploader). Called by the upload, in its transaction."""
-    if file.status != "parsed":
-        return
-    day = schedules.file_business_date(session, ctx.tenant_id, file.id)
-    if day is None:
+    day = file.business_date
+    if file.status != "parsed" or day is None:
         return
     for connection in schedules.connections_named(session, ctx.tenant_id, file.provider):
         exception = exception_by_natural_key(

@@ -8,8 +8,10 @@ raised, which the edge commits all the same. Nothing here commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from zentra.audit.service import record_audit
@@ -22,7 +24,7 @@ from zentra.kit.context import ActorContext
 from zentra.kit.errors import Conflict, InvalidInput, NotFound, UnreadableFile
 from zentra.kit.ids import new_id
 from zentra.kit.pagination import clamp_limit, page_of
-from zentra.kit.time import utcnow
+from zentra.kit.time import as_utc, utcnow
 from zentra.models import ExternalRecord, SettlementFile
 from zentra.providers.schedules import record_file_received
 from zentra.reconciliation.restatements import open_restatements
@@ -91,6 +93,7 @@ def upload_settlement_file(
     filename: str | None = None,
     format: str | None = None,
     file_id: str | None = None,
+    business_date: date | None = None,
 ) -> UploadResult:
     """Store a settlement file byte-exact and its rows as external records.
 
@@ -101,6 +104,8 @@ def upload_settlement_file(
     - A file that cannot be read at all is stored with status ``refused`` and its reason,
       audited, then :class:`UnreadableFile` is raised (a recorded refusal: the caller commits).
     - Rows that cannot be read exactly are listed in ``rejected_rows``; the others are kept.
+    - ``business_date`` (the day the file reports on) defaults to the latest day any of its
+      rows is booked on (UTC); None for a refused file or one without booked dates.
 
     Requires the ``service`` role. Audited as ``settlement_file.uploaded``.
     """
@@ -127,6 +132,8 @@ def upload_settlement_file(
         parsed = parse_file_columns(content, format_name)
     except UnreadableFile as exc:
         refusal = exc
+    else:
+        business_date = business_date or _latest_booked_day(parsed.table)
 
     restates = (
         repository.file_ids_with_file_id(session, ctx.tenant_id, provider_name, file_id)
@@ -147,6 +154,7 @@ def upload_settlement_file(
         refusal_reason=refusal.detail if refusal is not None else None,
         rows=parsed.table.num_rows,
         rejected_rows=[{"line": row.line, "reason": row.reason} for row in parsed.rejected],
+        business_date=business_date if refusal is None else None,
         uploaded_by=ctx.actor,
         created_at=utcnow(),
     )
@@ -186,6 +194,12 @@ def upload_settlement_file(
     open_restatements(session, ctx, file.id, provider_name)
     record_file_received(session, ctx, file)
     return UploadResult(file, created=True)
+
+
+def _latest_booked_day(records: pa.Table) -> date | None:
+    """The latest UTC day any record is booked on; None when no record has a booked date."""
+    latest = pc.max(records["booked_at"]).as_py()
+    return as_utc(latest).date() if latest is not None else None
 
 
 def get_settlement_file(session: Session, ctx: ActorContext, file_id: str) -> SettlementFile:
