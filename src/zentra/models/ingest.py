@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,6 +58,15 @@ class ExternalRecord(TenantScoped, Base):
         Index("ix_external_records_file", "tenant_id", "settlement_file_id"),
         # A late callback finds the exceptions of its reference through its records.
         Index("ix_external_records_reference", "tenant_id", "reference_key"),
+        # A new file finds the earlier versions of the rows it restates. Partial: rows without
+        # a row id (callbacks, files without one) cost nothing more to write.
+        Index(
+            "ix_external_records_row",
+            "tenant_id",
+            "row_id",
+            postgresql_where=text("row_id IS NOT NULL"),
+            sqlite_where=text("row_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
