@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck serve worker bench clean
+.PHONY: demo test lint typecheck serve worker bench bench-ledger clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ typecheck: $(STAMP)
 ## bench: ReconBench (SIZE=10k|100k|1m|10m): Zentra against pandas and row-by-row, JSON out
 bench: $(STAMP)
 	$(BIN)/python -m bench.recon.run --size $(or $(SIZE),100k) --seed 42
+
+## bench-ledger: LedgerBench on PostgreSQL (ENTRIES=50000): batches of 8,000 against one per transaction
+bench-ledger: $(STAMP)
+	$(BIN)/python -m bench.ledger.run --entries $(or $(ENTRIES),50000)
 
 serve: $(STAMP)
 	$(BIN)/zentra serve

@@ -12,7 +12,17 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, exists, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    String,
+    Table,
+    any_,
+    bindparam,
+    exists,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from zentra.kit.bulk import bulk_insert
@@ -141,11 +151,23 @@ def entry_hashes(
 ) -> dict[str, tuple[str, str, str]]:
     """``entry_id -> (id, status, content_hash)`` of the stored entries among ``entry_ids``."""
     table = _ENTRIES
+    wanted = sorted(set(entry_ids))
+    columns = (table.c.entry_id, table.c.id, table.c.status, table.c.content_hash)
     found: dict[str, tuple[str, str, str]] = {}
-    for chunk in _chunks(sorted(set(entry_ids))):
-        query = select(table.c.entry_id, table.c.id, table.c.status, table.c.content_hash).where(
-            table.c.tenant_id == tenant_id, table.c.entry_id.in_(chunk)
-        )
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter: binding 8,000 values one by one costs more than the lookup.
+        queries = [
+            select(*columns).where(
+                table.c.tenant_id == tenant_id,
+                table.c.entry_id == any_(bindparam("ids", wanted, type_=ARRAY(String))),
+            )
+        ]
+    else:
+        queries = [
+            select(*columns).where(table.c.tenant_id == tenant_id, table.c.entry_id.in_(chunk))
+            for chunk in _chunks(wanted)
+        ]
+    for query in queries:
         for entry_id, id_, status, digest in session.execute(query):
             found[entry_id] = (id_, status, digest)
     return found
