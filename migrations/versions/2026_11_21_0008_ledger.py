@@ -11,8 +11,9 @@ postings, and inserting it checks them*:
   the moment it is inserted);
 - postings are never updated or deleted, entries never deleted.
 
-``ledger_postings.entry_id`` is a deferred foreign key, so postings may precede their entry in a
-transaction but can never commit without it.
+A posting is keyed by (entry, position); its ``entry_id`` is no foreign key, since postings are
+written before their entry (a deferred key would cost a referential check per posting at
+commit, ADR 0007).
 
 Revision ID: 2026_11_21_0008
 Revises: 2026_11_21_0007
@@ -221,7 +222,6 @@ def upgrade() -> None:
     op.create_index("ix_ledger_entries_effective", "ledger_entries", ["tenant_id", "effective_at"])
     op.create_table(
         "ledger_postings",
-        sa.Column("id", sa.String(40), nullable=False),
         sa.Column("entry_id", sa.String(40), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.String(40), nullable=False),
@@ -234,21 +234,11 @@ def upgrade() -> None:
             "direction IN ('debit', 'credit')", name=op.f("ck_ledger_postings_direction")
         ),
         sa.ForeignKeyConstraint(
-            ["entry_id"],
-            ["ledger_entries.id"],
-            name=op.f("fk_ledger_postings_entry_id_ledger_entries"),
-            deferrable=True,
-            initially="DEFERRED",
-        ),
-        sa.ForeignKeyConstraint(
             ["account_id"],
             ["ledger_accounts.id"],
             name=op.f("fk_ledger_postings_account_id_ledger_accounts"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_postings")),
-        sa.UniqueConstraint(
-            "entry_id", "position", name=op.f("uq_ledger_postings_entry_id_position")
-        ),
+        sa.PrimaryKeyConstraint("entry_id", "position", name=op.f("pk_ledger_postings")),
     )
     # Not led by tenant_id: account ids are unique across tenants, and a tenant-led index here
     # is one a planner without statistics may AND with the entry_id lookup of the balance

@@ -27,8 +27,8 @@ ENTRY_SQL = text(
     "VALUES (:id, :t, :id, 'posted', 'raw', :at, false, '{}', '{}', 'h', :at, 'raw')"
 )
 POSTING_SQL = text(
-    "INSERT INTO ledger_postings (id, tenant_id, entry_id, position, account_id, direction, "
-    "amount, currency) VALUES (:id, :t, :entry, :position, :account, :direction, :amount, 'EUR')"
+    "INSERT INTO ledger_postings (tenant_id, entry_id, position, account_id, direction, "
+    "amount, currency) VALUES (:t, :entry, :position, :account, :direction, :amount, 'EUR')"
 )
 AT = "2026-04-26 10:00:00"
 
@@ -62,7 +62,6 @@ def _posting(
     session.execute(
         POSTING_SQL,
         {
-            "id": f"{entry}-{position}",
             "t": tenant_id,
             "entry": entry,
             "position": position,
@@ -145,8 +144,8 @@ def test_postings_are_never_changed_or_removed(
     # error, not an integrity one): the owner is refused by the trigger.
     with db.engine.begin() as connection:
         for statement in (
-            "UPDATE ledger_postings SET amount = 1 WHERE id = 'ok-0'",
-            "DELETE FROM ledger_postings WHERE id = 'ok-1'",
+            "UPDATE ledger_postings SET amount = 1 WHERE entry_id = 'ok' AND position = 0",
+            "DELETE FROM ledger_postings WHERE entry_id = 'ok' AND position = 1",
             "DELETE FROM ledger_entries WHERE id = 'ok'",
         ):
             with pytest.raises(IntegrityError), connection.begin_nested():
@@ -154,14 +153,21 @@ def test_postings_are_never_changed_or_removed(
     assert ledger_state(db, tenant.tenant_id)["postings"] == [(2,)]
 
 
-def test_postings_without_their_entry_cannot_commit(
+def test_postings_without_their_entry_stay_outside_every_entry(
     db: Database, tenant: TenantHandle, accounts: dict[str, str]
 ) -> None:
-    def orphans(session: Session) -> None:
-        _posting(session, tenant.tenant_id, "ghost", 0, accounts["cash"], "debit", 5)
-        _posting(session, tenant.tenant_id, "ghost", 1, accounts["owed"], "credit", 5)
+    # A stray posting whose entry never comes is outside the ledger (every read goes through
+    # entries); an entry later recorded under that id must balance with it included.
+    with db.unit_of_work(tenant.tenant_id) as session:
+        _posting(session, tenant.tenant_id, "late", 0, accounts["cash"], "debit", 5)
 
-    _refused(db, tenant, orphans)
+    def claims_the_stray(session: Session) -> None:
+        _posting(session, tenant.tenant_id, "late", 1, accounts["cash"], "debit", 7)
+        _posting(session, tenant.tenant_id, "late", 2, accounts["owed"], "credit", 7)
+        _entry(session, tenant.tenant_id, "late")
+
+    assert "not balanced" in _refused(db, tenant, claims_the_stray)
+    assert ledger_state(db, tenant.tenant_id)["entries"] == []
 
 
 def test_a_non_negative_account_cannot_be_set_below_zero(

@@ -59,14 +59,6 @@ def _configure_sqlite(engine: Engine) -> None:
         read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
-    @event.listens_for(engine, "reset")
-    def _on_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
-        # A COMMIT refused by a deferred constraint (the ledger's postings -> entry key) leaves
-        # SQLite inside the transaction while SQLAlchemy takes it as ended and skips its reset:
-        # roll it back before the pool hands the connection out again.
-        if dbapi_connection.in_transaction:
-            dbapi_connection.rollback()
-
 
 def create_db_engine(url: str) -> Engine:
     """Create an engine for ``url`` (``sqlite:///...`` or ``postgresql+psycopg://...``)."""

@@ -18,7 +18,7 @@ Writes need the ``service`` role (``admin`` holds it); reads any role.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -398,15 +398,10 @@ def _entry_row(
 
 
 def _posting_rows(
-    tenant_id: str,
-    key: str,
-    lines: Sequence[PostingLine],
-    accounts: Mapping[str, LedgerAccount],
-    ids: Iterator[str] | None = None,
+    tenant_id: str, key: str, lines: Sequence[PostingLine], accounts: Mapping[str, LedgerAccount]
 ) -> list[dict[str, Any]]:
     return [
         {
-            "id": next(ids) if ids is not None else new_id("pst"),
             "tenant_id": tenant_id,
             "entry_id": key,
             "position": position,
@@ -762,7 +757,6 @@ def post_entries_batch(
     posting_rows: list[dict[str, Any]] = []
     events: list[tuple[str, str | None, dict[str, Any]]] = []
     entry_keys = new_ids("ent", len(requests)).to_pylist()
-    posting_keys = iter(new_ids("pst", sum(len(lines) for lines, _c, _d in prepared)).to_pylist())
     now = utcnow()
 
     def refuse(index: int, request: EntryRequest, error: ZentraError) -> None:
@@ -808,7 +802,7 @@ def post_entries_batch(
         row = _entry_row(ctx, request, key=key, digest=digest, now=now)
         accepted[request.entry_id] = (key, row["status"], index)
         entry_rows.append(row)
-        posting_rows.extend(_posting_rows(ctx.tenant_id, key, lines, accounts, posting_keys))
+        posting_rows.extend(_posting_rows(ctx.tenant_id, key, lines, accounts))
         items.append(BatchItem(index, request.entry_id, "created", key, row["status"]))
         if not request.pending:
             event = _posted_event(

@@ -6,8 +6,7 @@ status moves (``pending`` -> ``posted`` | ``voided``). Corrections are reversal 
 The database refuses an unbalanced entry by itself (ADR 0007): an entry row is inserted *after*
 its postings, and inserting it checks them (statement-level triggers on PostgreSQL, row-level on
 SQLite); a posting for an entry already recorded is refused; postings are never updated or
-deleted. ``ledger_postings.entry_id`` is a deferred foreign key for that order. The triggers live
-in the migration (``2026_11_21_0008_ledger``).
+deleted. The triggers live in the migration (``2026_11_21_0008_ledger``).
 
 An account's four balance columns are the sums of its postings by direction and entry state
 (pending or posted; voided entries count nowhere), kept in the same transaction as the postings.
@@ -114,23 +113,23 @@ class LedgerEntry(TenantScoped, Base):
 
 
 class LedgerPosting(TenantScoped, Base):
-    """One leg of an entry: an amount (> 0, minor units) debited or credited to an account."""
+    """One leg of an entry: an amount (> 0, minor units) debited or credited to an account.
+
+    A posting is identified by its entry and its position in it. ``entry_id`` (the entry's
+    internal id) is no foreign key: postings are written before their entry, whose insertion
+    checks them (ADR 0007); every read reaches postings through their entry.
+    """
 
     __tablename__ = "ledger_postings"
     __table_args__ = (
-        UniqueConstraint("entry_id", "position"),
         # Not led by tenant_id (account ids are unique across tenants): see the migration.
         Index("ix_ledger_postings_account", "account_id"),
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint("direction IN ('debit', 'credit')", name="direction"),
     )
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    # Deferred: postings are written before their entry, whose insertion checks them.
-    entry_id: Mapped[str] = mapped_column(
-        ForeignKey("ledger_entries.id", deferrable=True, initially="DEFERRED")
-    )
-    position: Mapped[int] = mapped_column(Integer)
+    entry_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.id"))
     direction: Mapped[str] = mapped_column(String(6))
     amount: Mapped[int] = mapped_column(BigInteger)
