@@ -104,11 +104,13 @@ class MatchLink(TenantScoped, Base):
 class ReconciliationException(TenantScoped, Base):
     """A mismatch made visible: type, owner lane, assignee, status and evidence.
 
-    Most exceptions belong to a run. A few belong to a provider connection instead and have no
-    run: a ``missing_settlement_file`` (a file that did not arrive), or a post-close
-    ``late_callback`` waiting for the next run of its provider. ``business_date`` is the day
-    such an exception is about; ``natural_key`` names what it is about so that it is opened
-    once, never twice (unique per tenant; NULL for exceptions a run opens).
+    Most exceptions belong to a run. A few belong to a provider instead and have no run: a
+    ``missing_settlement_file`` (a file that did not arrive), or a post-close adjustment
+    (``late_callback``, ``restatement``) waiting for the next run of its provider; the
+    provider is named by ``connection_id`` or, for a file-only provider, by the settlement row
+    (``external_record_id``). ``business_date`` is the day such an exception is about;
+    ``natural_key`` names what it is about so that it is opened once, never twice (unique per
+    tenant; NULL for exceptions a run opens in bulk).
     """
 
     __tablename__ = "reconciliation_exceptions"

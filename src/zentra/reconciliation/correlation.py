@@ -33,12 +33,11 @@ operator to undo. Refunds and reversals a callback reports are later events, not
 of the payment: evidence only (as at match time, :mod:`zentra.reconciliation.status_conflicts`).
 
 **Closed runs** (``closing`` or ``closed``) never change: their evidence is sealed. When such a
-run covers the day and no run in review does, the callback becomes a **post-close adjustment**:
-a ``late_callback`` exception carrying ``post_close_of`` (the closed run's id), in the next run
-of the provider (the first created after the closed one, neither sealed nor a dry run, whose
-window covers or follows the day). While no such run exists it waits with no run (its
-connection and date set, listed in the exception queue) until :func:`attach_post_close_callbacks`
-attaches it when that run is created. One per callback (its natural key).
+run covers the day and no run in review does, the callback becomes a **post-close adjustment**
+(:mod:`zentra.reconciliation.post_close`): a ``late_callback`` exception carrying
+``post_close_of`` (the closed run's id), in the next run of the provider, or waiting without a
+run (its connection and date set, listed in the exception queue) until that run is created.
+One per callback (its natural key).
 """
 
 from __future__ import annotations
@@ -60,17 +59,16 @@ from zentra.models import ExternalRecord, ReconciliationException, Reconciliatio
 from zentra.reconciliation import correlation_repository as repository
 from zentra.reconciliation.exception_writes import (
     add_evidence,
-    attach_exception,
     open_exception,
     resolve_exception,
     retype_exception,
 )
+from zentra.reconciliation.post_close import SEALED_RUN_STATUSES, open_post_close_adjustment
 
 CONFIRMED_BY_CALLBACK = "confirmed_by_callback"
 """The decision of a ``missing_from_settlement`` a callback confirmed."""
 BOOKED_ROW_TYPES = frozenset({"unmatched_provider_row", "amount_mismatch", "currency_mismatch"})
 """Exception types about a settlement row the provider booked (rule 2)."""
-SEALED_RUN_STATUSES = ("closing", "closed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,73 +288,21 @@ def _correlate_into_run(
 def _post_close(
     session: Session, ctx: ActorContext, news: CallbackNews, closed: ReconciliationRun
 ) -> None:
-    target = repository.next_run_after(session, ctx.tenant_id, closed, news.day)
     record = news.record
     evidence = news.evidence()
-    exception = open_exception(
+    open_post_close_adjustment(
         session,
         ctx,
+        closed,
         type="late_callback",
-        owner=closed.owner,
-        run_id=None if target is None else target.id,
+        day=news.day,
         natural_key=f"late_callback:{news.callback_id}",
         connection_id=news.connection_id,
-        business_date=news.day,
         provider_reference=evidence["provider_reference"],
         external_record_id=None if record is None else record.id,
         amount_minor=None if record is None else record.amount_minor,
         currency=None if record is None else record.currency,
-        details={
-            "rule": None,
-            "post_close_of": closed.id,
-            "callbacks": [evidence],
-            "candidates": [],
-            "nearest": [],
-        },
-    )
-    if exception is not None and target is not None:
-        _announce_attached(session, ctx, exception, target)
-
-
-def _announce_attached(
-    session: Session,
-    ctx: ActorContext,
-    exception: ReconciliationException,
-    run: ReconciliationRun,
-) -> None:
-    callbacks = exception.details.get("callbacks", [])
-    evidence = callbacks[0] if callbacks else {}
-    post_close_of = exception.details.get("post_close_of")
-    outcome = {
-        "exception_id": exception.id,
-        "outcome": "post_close_adjustment",
-        "from_type": None,
-        "type": exception.type,
-    }
-    emit_event(
-        session,
-        ctx.tenant_id,
-        CALLBACK_CORRELATED,
-        {
-            **evidence,
-            "run_id": run.id,
-            "post_close_of": post_close_of,
-            "exception_ids": [exception.id],
-            "outcomes": [outcome],
-        },
-        resource_id=run.id,
-    )
-    record_audit(
-        session,
-        ctx,
-        "reconciliation.callback.correlated",
-        "reconciliation_run",
-        run.id,
-        details={
-            "callback_id": evidence.get("callback_id"),
-            "post_close_of": post_close_of,
-            "outcomes": [outcome],
-        },
+        details={"rule": None, "callbacks": [evidence], "candidates": [], "nearest": []},
     )
 
 
@@ -374,22 +320,3 @@ def correlate_callback(session: Session, ctx: ActorContext, news: CallbackNews) 
             # The latest sealed run covering the day is the one the news comes too late for.
             _post_close(session, ctx, news, sealed[-1])
     return [run.id for run in runs]
-
-
-def attach_post_close_callbacks(session: Session, ctx: ActorContext, run: ReconciliationRun) -> int:
-    """Attach to the new ``run`` the post-close callbacks of its provider that wait for a run
-    and are dated on or before its window's end; return how many. A dry run takes none (it
-    keeps nothing). Each is announced (``reconciliation.callback.correlated``), gets an
-    ``attached`` activity and is audited. Never commits."""
-    if run.dry_run:
-        return 0
-    waiting = repository.waiting_post_close_callbacks(
-        session, ctx.tenant_id, run.provider, run.window_to
-    )
-    for exception in waiting:
-        attach_exception(
-            session, ctx, exception, run.id, post_close_of=exception.details.get("post_close_of")
-        )
-        _announce_attached(session, ctx, exception, run)
-    session.flush()
-    return len(waiting)

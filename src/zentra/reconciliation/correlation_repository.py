@@ -1,15 +1,17 @@
-"""Queries of late callbacks and status conflicts: the runs a callback concerns, the open
-exceptions and matches of a reference in a run, and the movements whose status says no money
+"""Queries of late callbacks, restatements, post-close adjustments and status conflicts: the runs
+a callback concerns, the open exceptions and matches of a reference in a run, the rows a new
+file restates, the adjustments waiting for a run, and the movements whose status says no money
 moved. Every query filters by ``tenant_id`` (row-level security repeats it beneath on
-PostgreSQL) and reads a bounded set: a run's failed movements, one reference's rows."""
+PostgreSQL) and reads a bounded set: a run's failed movements, one reference's rows, one file's
+row ids."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from zentra.models import (
     ExternalRecord,
@@ -228,29 +230,130 @@ def next_run_after(
     return session.scalars(query).first()
 
 
-def waiting_post_close_callbacks(
-    session: Session, tenant_id: str, provider: str, until: date
+def waiting_post_close_adjustments(
+    session: Session, tenant_id: str, provider: str, until: date, types: Iterable[str]
 ) -> list[ReconciliationException]:
-    """Post-close ``late_callback`` exceptions of the provider's connections not attached to a
-    run yet, dated on or before ``until``, in id order, locked for this transaction."""
+    """Post-close adjustments (exceptions of ``types``) of ``provider`` not attached to a run
+    yet, dated on or before ``until``, in id order, locked for this transaction.
+
+    An adjustment belongs to the provider through its connection (a callback's) or, when the
+    provider has no connection (a file-only provider), through its settlement row."""
+    connections = select(ProviderConnection.id).where(
+        ProviderConnection.tenant_id == tenant_id, ProviderConnection.name == provider
+    )
     query = (
         select(ReconciliationException)
-        .join(
-            ProviderConnection,
-            ProviderConnection.id == ReconciliationException.connection_id,
+        .outerjoin(
+            ExternalRecord,
+            and_(
+                ExternalRecord.tenant_id == tenant_id,
+                ExternalRecord.id == ReconciliationException.external_record_id,
+            ),
         )
         .where(
             ReconciliationException.tenant_id == tenant_id,
-            ProviderConnection.tenant_id == tenant_id,
-            ProviderConnection.name == provider,
-            ReconciliationException.type == "late_callback",
+            ReconciliationException.type.in_(sorted(set(types))),
             ReconciliationException.run_id.is_(None),
             ReconciliationException.business_date <= until,
+            or_(
+                ReconciliationException.connection_id.in_(connections),
+                ExternalRecord.provider == provider,
+            ),
         )
         .order_by(ReconciliationException.id)
         .with_for_update(of=ReconciliationException)
     )
     return list(session.scalars(query))
+
+
+def connection_of_provider(session: Session, tenant_id: str, provider: str) -> str | None:
+    """The id of the tenant's connection named ``provider`` (None for a file-only provider)."""
+    query = select(ProviderConnection.id).where(
+        ProviderConnection.tenant_id == tenant_id, ProviderConnection.name == provider
+    )
+    return session.scalars(query).first()
+
+
+def restated_rows(
+    session: Session,
+    tenant_id: str,
+    settlement_file_id: str,
+    provider: str,
+    statuses: Iterable[str],
+) -> list[tuple[str, str, str]]:
+    """``(run_id, earlier record id, new record id)``: for each row of the file whose ``row_id``
+    a row of another file of ``provider`` carried with another content hash, where that other
+    file is the input of a run (not a dry run) in one of ``statuses``. Sorted by run, row id,
+    earlier and new record id.
+
+    Driven by the new file's rows (its index), each probing the earlier rows of its row id.
+    """
+    new = aliased(ExternalRecord)
+    earlier = aliased(ExternalRecord)
+    query = (
+        select(ReconciliationRun.id, earlier.id, new.id)
+        .select_from(new)
+        .join(
+            earlier,
+            and_(
+                earlier.tenant_id == tenant_id,
+                earlier.row_id == new.row_id,
+                earlier.provider == new.provider,
+                earlier.content_hash != new.content_hash,
+            ),
+        )
+        .join(
+            ReconciliationRun,
+            and_(
+                ReconciliationRun.tenant_id == tenant_id,
+                ReconciliationRun.settlement_file_id == earlier.settlement_file_id,
+            ),
+        )
+        .where(
+            new.tenant_id == tenant_id,
+            new.settlement_file_id == settlement_file_id,
+            new.row_id.is_not(None),
+            earlier.row_id.is_not(None),
+            earlier.settlement_file_id != settlement_file_id,
+            ReconciliationRun.provider == provider,
+            ReconciliationRun.status.in_(sorted(set(statuses))),
+            ReconciliationRun.dry_run.is_(False),
+        )
+        .order_by(ReconciliationRun.id, new.row_id, earlier.id, new.id)
+    )
+    return [(run_id, earlier_id, new_id) for run_id, earlier_id, new_id in session.execute(query)]
+
+
+def share_lock_runs(
+    session: Session, tenant_id: str, run_ids: Iterable[str]
+) -> list[ReconciliationRun]:
+    """The tenant's runs ``run_ids`` read ``FOR SHARE`` (re-read, not from the cache), in id
+    order: a closeout (``FOR UPDATE``) of one of them waits for this transaction, or this one
+    waits for it and then sees the run sealed."""
+    ids = sorted(set(run_ids))
+    if not ids:
+        return []
+    query = (
+        select(ReconciliationRun)
+        .where(ReconciliationRun.tenant_id == tenant_id, ReconciliationRun.id.in_(ids))
+        .order_by(ReconciliationRun.id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(query))
+
+
+def external_records_by_id(
+    session: Session, tenant_id: str, record_ids: Iterable[str]
+) -> dict[str, ExternalRecord]:
+    """``{id: record}`` of the tenant's external records among ``record_ids``."""
+    ids = sorted(set(record_ids))
+    if not ids:
+        return {}
+    query = select(ExternalRecord).where(
+        ExternalRecord.tenant_id == tenant_id, ExternalRecord.id.in_(ids)
+    )
+    return {record.id: record for record in session.scalars(query)}
 
 
 def get_movement(session: Session, tenant_id: str, movement_id: str) -> Movement | None:

@@ -30,8 +30,8 @@ from zentra.models import (
     ReconciliationRun,
 )
 from zentra.reconciliation import repository
-from zentra.reconciliation.correlation import attach_post_close_callbacks
 from zentra.reconciliation.persistence import persist_outcome
+from zentra.reconciliation.post_close import attach_post_close_adjustments
 from zentra.reconciliation.rulesets import require_ruleset
 from zentra.reconciliation.states import advance_run, state_step
 from zentra.reconciliation.status_conflicts import (
@@ -157,7 +157,7 @@ def create_run(
         resource_id=run.id,
     )
     advance_run(session, run, "matching", ctx)
-    attach_post_close_callbacks(session, ctx, run)
+    attach_post_close_adjustments(session, ctx, run)
     enqueue_job(session, ctx.tenant_id, RUN_JOB, {"run_id": run.id})
     return run
 
