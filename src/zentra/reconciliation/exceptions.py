@@ -4,8 +4,8 @@ Every change to an exception is three records written in the caller's transactio
 ``ExceptionActivity`` row (the decision history shown with the exception), an audit record (the
 tenant's hash chain) and, for assignments and outcomes, an outbox event. A change is refused once
 the exception's run is closing or closed: sealed evidence never changes. An exception without a
-run (``missing_settlement_file``; a post-close ``late_callback`` not yet attached to the next
-run) changes like one of a run in review.
+run (``missing_settlement_file``; a post-close adjustment, ``late_callback`` or
+``restatement``, not yet attached to the next run) changes like one of a run in review.
 
 Roles: any role reads; ``operator`` changes; a write-off whose ``|amount|`` exceeds the tenant
 setting ``write_off_approval_threshold_minor`` also needs ``approver``.
@@ -18,7 +18,7 @@ either lands before the seal reads the exceptions, or waits and is then refused 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import Enum
 from typing import Any, Final, Literal
 
@@ -56,7 +56,11 @@ RESOURCE_TYPE = "reconciliation_exception"
 
 @dataclass(frozen=True, slots=True)
 class ExceptionFilters:
-    """Filters of an exception list; ``None`` means "any"."""
+    """Filters of an exception list; ``None`` means "any".
+
+    ``unattached=True`` keeps the exceptions without a run (a missing settlement file, a
+    post-close adjustment waiting for the next run), ``False`` those of a run.
+    """
 
     run_id: str | None = None
     type: str | None = None
@@ -64,6 +68,9 @@ class ExceptionFilters:
     owner: str | None = None
     assignee: str | None = None
     min_age_hours: int | None = None
+    connection_id: str | None = None
+    business_date: date | None = None
+    unattached: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +104,9 @@ def list_exceptions(
 ) -> tuple[list[ReconciliationException], str | None]:
     """One page of the tenant's exceptions in id order, and the next cursor (None at the end).
 
-    Raises :class:`InvalidInput` for an unknown type or status, a negative age or a cursor that
-    is not an exception id; :class:`NotFound` when ``filters.run_id`` is not a run of the tenant.
+    Raises :class:`InvalidInput` for an unknown type or status, a negative age, a cursor that
+    is not an exception id, or a ``run_id`` together with ``unattached=True`` (no exception is
+    both); :class:`NotFound` when ``filters.run_id`` is not a run of the tenant.
     """
     if filters.type is not None and filters.type not in EXCEPTION_TYPES:
         raise InvalidInput(f"unknown exception type {filters.type!r}", field="type")
@@ -106,6 +114,11 @@ def list_exceptions(
         raise InvalidInput(f"unknown exception status {filters.status!r}", field="status")
     if cursor is not None and not cursor.startswith("exc_"):
         raise InvalidInput("cursor must be an exception id", field="cursor")
+    if filters.run_id is not None and filters.unattached:
+        raise InvalidInput(
+            "run_id and unattached=true exclude each other: an exception of a run is attached",
+            field="unattached",
+        )
     created_before = None
     if filters.min_age_hours is not None:
         if filters.min_age_hours < 0:
@@ -127,6 +140,9 @@ def list_exceptions(
         owner=filters.owner,
         assignee=filters.assignee,
         created_before=created_before,
+        connection_id=filters.connection_id,
+        business_date=filters.business_date,
+        unattached=filters.unattached,
     )
     page = rows[:limit]
     return page, (page[-1].id if len(rows) > limit else None)
@@ -380,7 +396,7 @@ def _lock_for_change(
 ) -> tuple[ReconciliationException, ReconciliationRun | None]:
     """Lock run (share) then exception (update), always in this order, and refuse sealed runs.
 
-    An exception without a run (a missing settlement file, a post-close callback waiting for
+    An exception without a run (a missing settlement file, a post-close adjustment waiting for
     the next run) has no sealed evidence to protect: only the exception is locked."""
     found = _get_exception(session, ctx, exception_id)
     if found.run_id is None:

@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from zentra.api.deps import Context, DbSession
 from zentra.api.route import UnitOfWorkRoute
@@ -50,11 +51,40 @@ def list_exceptions(
     owner: str | None = None,
     assignee: str | None = None,
     min_age_hours: int | None = None,
+    connection_id: Annotated[
+        str | None, Query(description="Only exceptions of this provider connection.")
+    ] = None,
+    business_date: Annotated[
+        date | None, Query(description="Only exceptions about this day (YYYY-MM-DD).")
+    ] = None,
+    unattached: Annotated[
+        bool | None,
+        Query(
+            description="`true`: only exceptions without a run (missing settlement files, "
+            "post-close adjustments waiting for the next run); `false`: only those of a run."
+        ),
+    ] = None,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    """The tenant's exceptions in id order; ``cursor`` is the last id seen."""
-    filters = service.ExceptionFilters(run_id, type, status, owner, assignee, min_age_hours)
+    """The tenant's exceptions in id order; ``cursor`` is the last id seen.
+
+    Filters combine (all must hold): ``run_id``, ``type``, ``status``, ``owner``, ``assignee``,
+    ``min_age_hours``, ``connection_id``, ``business_date``, and ``unattached``. Exceptions
+    without a run (``run_id`` null) are listed with ``unattached=true``; ``run_id`` together
+    with ``unattached=true`` is refused (422).
+    """
+    filters = service.ExceptionFilters(
+        run_id,
+        type,
+        status,
+        owner,
+        assignee,
+        min_age_hours,
+        connection_id=connection_id,
+        business_date=business_date,
+        unattached=unattached,
+    )
     return _page(session, ctx, filters, limit, cursor)
 
 

@@ -6,7 +6,7 @@ another tenant's exception is simply not found.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -64,8 +64,12 @@ def list_exceptions(
     owner: str | None = None,
     assignee: str | None = None,
     created_before: datetime | None = None,
+    connection_id: str | None = None,
+    business_date: date | None = None,
+    unattached: bool | None = None,
 ) -> list[ReconciliationException]:
-    """Up to ``limit`` exceptions in id order after ``after_id``, filtered."""
+    """Up to ``limit`` exceptions in id order after ``after_id``, filtered (``unattached``:
+    True for those without a run, False for those of a run, None for both)."""
     query = select(ReconciliationException).where(ReconciliationException.tenant_id == tenant_id)
     if after_id is not None:
         query = query.where(ReconciliationException.id > after_id)
@@ -81,6 +85,16 @@ def list_exceptions(
         query = query.where(ReconciliationException.assignee == assignee)
     if created_before is not None:
         query = query.where(ReconciliationException.created_at <= created_before)
+    if connection_id is not None:
+        query = query.where(ReconciliationException.connection_id == connection_id)
+    if business_date is not None:
+        query = query.where(ReconciliationException.business_date == business_date)
+    if unattached is not None:
+        query = query.where(
+            ReconciliationException.run_id.is_(None)
+            if unattached
+            else ReconciliationException.run_id.is_not(None)
+        )
     return list(session.scalars(query.order_by(ReconciliationException.id).limit(limit)))
 
 
