@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from zentra.kit.bulk import bulk_insert
+from zentra.kit.bulk import bulk_insert, rows_as_arrow
 from zentra.models import OutboxEvent
 
 BULK_FROM = 64
@@ -20,7 +20,7 @@ _EVENTS: Table = OutboxEvent.__table__  # type: ignore[assignment]
 def insert_many(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert event rows (keyed by column name): a few in one executemany, many in bulk."""
     if len(rows) >= BULK_FROM:
-        bulk_insert(session, _EVENTS, rows)
+        bulk_insert(session, _EVENTS, rows_as_arrow(_EVENTS, rows))
     elif rows:
         session.execute(insert(OutboxEvent), rows)
 

@@ -185,8 +185,8 @@ def _plain_content(content: Mapping[str, Any]) -> bool:
             type(posting["amount"]) is int and -MAX_AMOUNT <= posting["amount"] <= MAX_AMOUNT
             for posting in content["postings"]
         )
-        and _plain(content["metadata"])
-        and _plain(content["references"])
+        and (not content["metadata"] or _plain(content["metadata"]))
+        and (not content["references"] or _plain(content["references"]))
     )
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from zentra.kit.bulk import bulk_insert
+from zentra.kit.bulk import bulk_insert, rows_as_arrow
 from zentra.ledger.entries import Delta, PostingLine
 from zentra.models import LedgerAccount, LedgerEntry, LedgerPosting
 
@@ -198,7 +198,8 @@ def postings_of(
 
 def _insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     if len(rows) >= BULK_FROM:
-        bulk_insert(session, table, rows)
+        # Postings are plain text and integers; entries carry JSON and timestamps.
+        bulk_insert(session, table, rows_as_arrow(table, rows) if table is _ENTRIES else rows)
     elif rows:
         session.execute(insert(table), list(rows))
 

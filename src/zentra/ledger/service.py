@@ -94,7 +94,7 @@ class AccountBalances:
     available: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BatchItem:
     """One entry of a batch: ``created``, ``existing`` (a replay) or ``refused`` (``error``)."""
 
@@ -204,16 +204,17 @@ def _apply(
 def _posted_event(
     entry_key: str,
     entry_id: str,
-    effective_at: datetime,
+    effective_at: datetime | str,
     lines: Iterable[PostingLine],
     references: Mapping[str, Any],
     reverses: str | None,
 ) -> dict[str, Any]:
+    """The data of ``ledger.entry.posted`` (``effective_at`` as a datetime or RFC 3339 text)."""
     return {
         "id": entry_key,
         "entry_id": entry_id,
         "status": "posted",
-        "effective_at": isoformat(effective_at),
+        "effective_at": effective_at if isinstance(effective_at, str) else isoformat(effective_at),
         "amounts": _amounts(lines),
         "references": dict(references),
         "reverses_entry_id": reverses,
@@ -764,7 +765,7 @@ def post_entries_batch(
             raise error
         items.append(BatchItem(index, request.entry_id, "refused", error=error))
 
-    for index, (request, (lines, _content, digest)) in enumerate(
+    for index, (request, (lines, content, digest)) in enumerate(
         zip(requests, prepared, strict=True)
     ):
         earlier = accepted.get(request.entry_id)
@@ -806,7 +807,7 @@ def post_entries_batch(
         items.append(BatchItem(index, request.entry_id, "created", key, row["status"]))
         if not request.pending:
             event = _posted_event(
-                key, request.entry_id, request.effective_at, lines, request.references, None
+                key, request.entry_id, content["effective_at"], lines, request.references, None
             )
             events.append((LEDGER_ENTRY_POSTED, request.entry_id, event))
 
