@@ -8,7 +8,9 @@ postings, and inserting it checks them*:
   credits (PostgreSQL: one statement-level trigger over the inserted rows, so a bulk insert of
   8,000 entries is checked in one set-based query; SQLite: a row-level trigger);
 - inserting a posting for an entry that is already recorded is refused (an entry is complete
-  the moment it is inserted);
+  the moment it is inserted), and so is a posting whose account is not an account of the
+  posting's tenant in the posting's currency;
+- accounts are never deleted, and their id, tenant and currency never change;
 - postings are never updated or deleted, entries never deleted.
 
 A posting is keyed by (entry, position); its ``entry_id`` is no foreign key, since postings are
@@ -36,7 +38,7 @@ depends_on: str | Sequence[str] | None = None
 APP_ROLE = "zentra_app"
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
-# Postings are append-only for the application; entries change status, never disappear.
+# Postings are append-only for the application; entries and accounts change, never disappear.
 TENANT_TABLE_RIGHTS = {
     "ledger_accounts": "SELECT, INSERT, UPDATE",
     "ledger_entries": "SELECT, INSERT, UPDATE",
@@ -86,6 +88,7 @@ POSTGRES_TRIGGERS = [
     LANGUAGE plpgsql AS $$
     DECLARE
         recorded text;
+        stray text;
     BEGIN
         SELECT s.recorded INTO recorded FROM (
             SELECT (SELECT e.entry_id FROM ledger_entries e WHERE e.id = p.entry_id) AS recorded
@@ -96,6 +99,19 @@ POSTGRES_TRIGGERS = [
         IF FOUND THEN
             RAISE EXCEPTION 'ledger entry % is recorded: its postings cannot change', recorded
                 USING ERRCODE = 'check_violation';
+        END IF;
+        -- What a foreign key would say, and more: the account is the posting's tenant's (a key
+        -- check would bypass row-level security) and holds the posting's currency. Accounts
+        -- are never deleted and keep their id, tenant and currency, so this holds for good.
+        SELECT p.account_id INTO stray FROM inserted_postings p
+        WHERE (
+            SELECT a.currency FROM ledger_accounts a
+            WHERE a.id = p.account_id AND a.tenant_id = p.tenant_id
+        ) IS DISTINCT FROM p.currency
+        LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'posting to %: no account of its tenant in its currency', stray
+                USING ERRCODE = 'foreign_key_violation';
         END IF;
         RETURN NULL;
     END $$
@@ -120,6 +136,20 @@ POSTGRES_TRIGGERS = [
     """
     CREATE TRIGGER ledger_entries_kept BEFORE DELETE ON ledger_entries
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()
+    """,
+    """
+    CREATE TRIGGER ledger_accounts_kept BEFORE DELETE ON ledger_accounts
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()
+    """,
+    """
+    CREATE TRIGGER ledger_accounts_identity BEFORE UPDATE OF id, tenant_id, currency
+    ON ledger_accounts FOR EACH ROW
+    WHEN (
+        OLD.id IS DISTINCT FROM NEW.id
+        OR OLD.tenant_id IS DISTINCT FROM NEW.tenant_id
+        OR OLD.currency IS DISTINCT FROM NEW.currency
+    )
+    EXECUTE FUNCTION ledger_refuse_change()
     """,
 ]
 
@@ -150,6 +180,25 @@ SQLITE_TRIGGERS = [
     """
     CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries
     BEGIN SELECT RAISE(ABORT, 'ledger entries are never deleted'); END
+    """,
+    """
+    CREATE TRIGGER ledger_postings_account BEFORE INSERT ON ledger_postings
+    WHEN (
+        SELECT a.currency FROM ledger_accounts a
+        WHERE a.id = NEW.account_id AND a.tenant_id = NEW.tenant_id
+    ) IS NOT NEW.currency
+    BEGIN SELECT RAISE(ABORT, 'posting: no account of its tenant in its currency'); END
+    """,
+    """
+    CREATE TRIGGER ledger_accounts_no_delete BEFORE DELETE ON ledger_accounts
+    BEGIN SELECT RAISE(ABORT, 'ledger accounts are never deleted'); END
+    """,
+    """
+    CREATE TRIGGER ledger_accounts_identity BEFORE UPDATE OF id, tenant_id, currency
+    ON ledger_accounts
+    WHEN OLD.id IS NOT NEW.id OR OLD.tenant_id IS NOT NEW.tenant_id
+        OR OLD.currency IS NOT NEW.currency
+    BEGIN SELECT RAISE(ABORT, 'a ledger account keeps its id, tenant and currency'); END
     """,
 ]
 
@@ -232,11 +281,6 @@ def upgrade() -> None:
         sa.CheckConstraint("amount > 0", name=op.f("ck_ledger_postings_amount")),
         sa.CheckConstraint(
             "direction IN ('debit', 'credit')", name=op.f("ck_ledger_postings_direction")
-        ),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["ledger_accounts.id"],
-            name=op.f("fk_ledger_postings_account_id_ledger_accounts"),
         ),
         sa.PrimaryKeyConstraint("entry_id", "position", name=op.f("pk_ledger_postings")),
     )

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tests.conftest import TenantHandle
+from tests.conftest import TenantHandle, make_tenant
 from tests.ledger.scenarios import ledger_state
 from zentra.kit.context import system_context
 from zentra.kit.db import Database
@@ -28,7 +28,7 @@ ENTRY_SQL = text(
 )
 POSTING_SQL = text(
     "INSERT INTO ledger_postings (tenant_id, entry_id, position, account_id, direction, "
-    "amount, currency) VALUES (:t, :entry, :position, :account, :direction, :amount, 'EUR')"
+    "amount, currency) VALUES (:t, :entry, :position, :account, :direction, :amount, :currency)"
 )
 AT = "2026-04-26 10:00:00"
 
@@ -58,6 +58,7 @@ def _posting(
     account: str,
     direction: str,
     amount: int,
+    currency: str = "EUR",
 ) -> None:
     session.execute(
         POSTING_SQL,
@@ -68,6 +69,7 @@ def _posting(
             "account": account,
             "direction": direction,
             "amount": amount,
+            "currency": currency,
         },
     )
 
@@ -168,6 +170,46 @@ def test_postings_without_their_entry_stay_outside_every_entry(
 
     assert "not balanced" in _refused(db, tenant, claims_the_stray)
     assert ledger_state(db, tenant.tenant_id)["entries"] == []
+
+
+def test_a_posting_needs_an_account_of_its_tenant_in_its_currency(
+    db: Database, tenant: TenantHandle, accounts: dict[str, str]
+) -> None:
+    other = make_tenant(db, "globex")
+    with db.unit_of_work(other.tenant_id) as session:
+        theirs = create_account(
+            session,
+            system_context(other.tenant_id, "test"),
+            AccountRequest(code="cash", type="asset", currency="EUR"),
+        ).id
+
+    def balanced_to(account: str, currency: str = "EUR") -> Callable[[Session], None]:
+        def write(session: Session) -> None:
+            _posting(session, tenant.tenant_id, "e", 0, account, "debit", 5, currency)
+            _posting(session, tenant.tenant_id, "e", 1, accounts["owed"], "credit", 5, currency)
+            _entry(session, tenant.tenant_id, "e")
+
+        return write
+
+    assert "no account" in _refused(db, tenant, balanced_to("acc_nowhere"))
+    assert "no account" in _refused(db, tenant, balanced_to(accounts["cash"], "USD"))
+    assert "no account" in _refused(db, tenant, balanced_to(theirs))
+
+
+def test_accounts_are_never_deleted_and_keep_their_identity(
+    db: Database, tenant: TenantHandle, accounts: dict[str, str]
+) -> None:
+    with db.engine.begin() as connection:
+        for statement in (
+            "DELETE FROM ledger_accounts WHERE code = 'cash'",
+            "UPDATE ledger_accounts SET currency = 'USD' WHERE code = 'cash'",
+            "UPDATE ledger_accounts SET id = 'acc_other' WHERE code = 'cash'",
+        ):
+            with pytest.raises(IntegrityError), connection.begin_nested():
+                connection.execute(text(statement))
+    with db.unit_of_work(tenant.tenant_id) as session:
+        session.execute(text("UPDATE ledger_accounts SET posted_debits = 5 WHERE code = 'cash'"))
+    assert ledger_state(db, tenant.tenant_id)["accounts"][0] == ("cash", 5, 0, 0, 0)
 
 
 def test_a_non_negative_account_cannot_be_set_below_zero(

@@ -23,7 +23,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -117,7 +116,8 @@ class LedgerPosting(TenantScoped, Base):
 
     A posting is identified by its entry and its position in it. ``entry_id`` (the entry's
     internal id) is no foreign key: postings are written before their entry, whose insertion
-    checks them (ADR 0007); every read reaches postings through their entry.
+    checks them (ADR 0007); every read reaches postings through their entry. ``account_id`` is
+    checked on insertion to be an account of the posting's tenant in its currency.
     """
 
     __tablename__ = "ledger_postings"
@@ -130,7 +130,9 @@ class LedgerPosting(TenantScoped, Base):
 
     entry_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account_id: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.id"))
+    # Checked by trigger rather than a foreign key: an account of the posting's tenant, in the
+    # posting's currency (ADR 0007).
+    account_id: Mapped[str] = mapped_column(String(40))
     direction: Mapped[str] = mapped_column(String(6))
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
