@@ -103,11 +103,12 @@ POSTGRES_TRIGGERS = [
         -- What a foreign key would say, and more: the account is the posting's tenant's (a key
         -- check would bypass row-level security) and holds the posting's currency. Accounts
         -- are never deleted and keep their id, tenant and currency, so this holds for good.
+        -- Looked up by id alone (the primary key, one row): a tenant condition inside would
+        -- let the planner walk the tenant's (tenant_id, code) index instead.
         SELECT p.account_id INTO stray FROM inserted_postings p
         WHERE (
-            SELECT a.currency FROM ledger_accounts a
-            WHERE a.id = p.account_id AND a.tenant_id = p.tenant_id
-        ) IS DISTINCT FROM p.currency
+            SELECT ROW(a.tenant_id, a.currency) FROM ledger_accounts a WHERE a.id = p.account_id
+        ) IS DISTINCT FROM ROW(p.tenant_id, p.currency)
         LIMIT 1;
         IF FOUND THEN
             RAISE EXCEPTION 'posting to %: no account of its tenant in its currency', stray
@@ -183,10 +184,10 @@ SQLITE_TRIGGERS = [
     """,
     """
     CREATE TRIGGER ledger_postings_account BEFORE INSERT ON ledger_postings
-    WHEN (
-        SELECT a.currency FROM ledger_accounts a
-        WHERE a.id = NEW.account_id AND a.tenant_id = NEW.tenant_id
-    ) IS NOT NEW.currency
+    WHEN NOT EXISTS (
+        SELECT 1 FROM ledger_accounts a
+        WHERE a.id = NEW.account_id AND a.tenant_id = NEW.tenant_id AND a.currency = NEW.currency
+    )
     BEGIN SELECT RAISE(ABORT, 'posting: no account of its tenant in its currency'); END
     """,
     """
