@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import TenantHandle, make_tenant
 from tests.fixtures.api import ApiClient
 from tests.ledger.scenarios import (
@@ -18,6 +20,9 @@ from tests.ledger.scenarios import (
 from zentra.audit.service import verify_chain
 from zentra.kit.context import system_context
 from zentra.kit.db import Database
+from zentra.ledger.errors import BatchTooLarge
+from zentra.ledger.schemas import EntryRequest
+from zentra.ledger.service import post_entries_batch
 from zentra.tenancy.service import create_api_key
 
 
@@ -421,3 +426,14 @@ def test_another_tenants_ledger_is_not_found(db: Database, client: ApiClient) ->
     assert theirs.status_code == 201
     assert theirs.json()["id"] != mine["id"]
     assert balances(client, "cash") == (7, 0, 7)
+
+
+def test_a_batch_holds_at_most_8000_entries(db: Database, client: ApiClient) -> None:
+    _setup(client)
+    too_many = [transfer(f"x{i}", "cash", "customer_balance", 1) for i in range(8001)]
+    answer = client.post("/ledger/entries/batch", json={"entries": too_many})
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "entries"
+    requests = [EntryRequest.model_validate(body) for body in too_many]
+    with pytest.raises(BatchTooLarge), db.unit_of_work(make_tenant(db, "t").tenant_id) as session:
+        post_entries_batch(session, system_context("ten_x", "test"), requests)
