@@ -1,7 +1,7 @@
 """LedgerBench: batch posting against one entry per transaction, on PostgreSQL; prints JSON.
 
 ``python -m bench.ledger.run --entries 50000 [--baseline-entries 2000] [--accounts 200]
-[--batch-size 8000] [--seed 42] [--admin-url URL] [--keep]``
+[--batch-size 8000] [--writers 2] [--seed 42] [--admin-url URL] [--keep]``
 
 1. Creates a fresh database ``zentra_ledgerbench_<pid>`` on the server of ``--admin-url``
    (default: the local PostgreSQL, user postgres) and builds it with the real migrations.
@@ -14,7 +14,10 @@
    commit.
 5. **Baseline**: the same service, one entry per transaction (:func:`create_entry`, committed
    each), over ``--baseline-entries`` further entries.
-6. Checks that the ledger holds: every entry stored, debits = credits over all accounts, and
+6. **Concurrent writers** (``--writers`` > 1): as many threads, each posting
+   ``entries / writers`` entries in batches into its own tenant, timed together
+   (``concurrent_writers``).
+7. Checks that the ledger holds: every entry stored, debits = credits over all accounts, and
    every account's sums equal its postings recomputed in SQL. Prints ONE JSON object, saves it
    to ``bench/results/ledger-<entries>-<date>.json`` unless ``--no-save``, and drops the
    database unless ``--keep``. Exits 1 when a check fails.
@@ -29,6 +32,7 @@ import os
 import random
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -140,6 +144,64 @@ def check_ledger(database: Database, tenant_id: str, expected_entries: int) -> d
     }
 
 
+def setup_tenant(database: Database, name: str, accounts: int) -> ActorContext:
+    """A new tenant with ``accounts`` EUR accounts (half assets, half liabilities)."""
+    with database.unit_of_work() as session:
+        tenant, _key = create_tenant(session, name)
+    ctx = ActorContext(tenant.id, "key:bench", frozenset({"service"}))
+    with database.unit_of_work(tenant.id) as session:
+        for index in range(accounts // 2):
+            for kind in ("asset", "liability"):
+                create_account(
+                    session,
+                    ctx,
+                    AccountRequest(code=f"{kind}_{index:04d}", type=kind, currency="EUR"),
+                )
+    return ctx
+
+
+def post_in_batches(
+    database: Database, ctx: ActorContext, requests: list[EntryRequest], batch_size: int
+) -> None:
+    """``requests`` through the batch path, ``batch_size`` per unit of work (committed)."""
+    for start in range(0, len(requests), batch_size):
+        chunk = requests[start : start + batch_size]
+        with database.unit_of_work(ctx.tenant_id) as session:
+            result = post_entries_batch(session, ctx, chunk, atomic=True)
+        assert result.count("created") == len(chunk)
+
+
+def run_concurrent(database: Database, args: argparse.Namespace) -> dict[str, Any]:
+    """``--writers`` threads, each posting its share of ``--entries`` in batches into its own
+    tenant: the server's throughput when several clients write at once. One tenant's writes
+    are serialized by design (its audit chain), so concurrency is across tenants; on two cores
+    one writer's Python runs while another's batch runs in PostgreSQL."""
+    share = args.entries // args.writers
+    writers = [
+        (
+            setup_tenant(database, f"ledgerbench-writer-{n}", args.accounts),
+            build_requests(share, args.accounts, args.seed + 10 + n, f"w{n}_"),
+        )
+        for n in range(args.writers)
+    ]
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.writers) as pool:
+        for done in [
+            pool.submit(post_in_batches, database, ctx, requests, args.batch_size)
+            for ctx, requests in writers
+        ]:
+            done.result()
+    seconds = time.perf_counter() - began
+    checks = [check_ledger(database, ctx.tenant_id, share) for ctx, _ in writers]
+    return {
+        "writers": args.writers,
+        "entries": share * args.writers,
+        "seconds": round(seconds, 3),
+        "entries_per_second": round(share * args.writers / seconds, 1),
+        "ok": all(check["ok"] for check in checks),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     name = f"zentra_ledgerbench_{os.getpid()}"
     _admin(args.admin_url, f"DROP DATABASE IF EXISTS {name}")
@@ -148,17 +210,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     database = Database(url)
     try:
         upgrade_database(database)
-        with database.unit_of_work() as session:
-            tenant, _key = create_tenant(session, "ledgerbench")
-        ctx = ActorContext(tenant.id, "key:bench", frozenset({"service"}))
-        with database.unit_of_work(tenant.id) as session:
-            for index in range(args.accounts // 2):
-                for kind in ("asset", "liability"):
-                    create_account(
-                        session,
-                        ctx,
-                        AccountRequest(code=f"{kind}_{index:04d}", type=kind, currency="EUR"),
-                    )
+        ctx = setup_tenant(database, "ledgerbench", args.accounts)
 
         started = time.perf_counter()
         batch_requests = build_requests(args.entries, args.accounts, args.seed, "b")
@@ -175,7 +227,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for start in range(0, len(batch_requests), args.batch_size):
             chunk = batch_requests[start : start + args.batch_size]
             began, began_cpu = time.perf_counter(), time.process_time()
-            with database.unit_of_work(tenant.id) as session:
+            with database.unit_of_work(ctx.tenant_id) as session:
                 backend = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
                 backend_began = _backend_cpu(backend)
                 result = post_entries_batch(session, ctx, chunk, atomic=True)
@@ -192,11 +244,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         began = time.perf_counter()
         for request in baseline_requests:
-            with database.unit_of_work(tenant.id) as session:
+            with database.unit_of_work(ctx.tenant_id) as session:
                 create_entry(session, ctx, request)
         baseline_seconds = time.perf_counter() - began
 
-        check = check_ledger(database, tenant.id, args.entries + args.baseline_entries)
+        check = check_ledger(database, ctx.tenant_id, args.entries + args.baseline_entries)
+        concurrent = run_concurrent(database, args) if args.writers > 1 else None
     finally:
         database.dispose()
         if not args.keep:
@@ -241,7 +294,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "entries_per_second": round(baseline_rate, 1) if baseline_rate else None,
         },
         "speedup": round(batch_rate / baseline_rate, 1) if baseline_rate else None,
-        "check": check,
+        "concurrent_writers": concurrent,
+        "check": {**check, "ok": check["ok"] and (concurrent is None or concurrent["ok"])},
     }
 
 
@@ -252,12 +306,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8_000)
     parser.add_argument("--accounts", type=int, default=200)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--writers", type=int, default=2, help="concurrent writers (own tenants); 1: skip"
+    )
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
-    if args.entries < 1 or not 1 <= args.batch_size <= 8_000 or args.accounts < 2:
-        parser.error("--entries >= 1, --batch-size 1..8000, --accounts >= 2")
+    if (
+        args.entries < 1
+        or not 1 <= args.batch_size <= 8_000
+        or args.accounts < 2
+        or not 1 <= args.writers <= args.entries
+    ):
+        parser.error("--entries >= 1, --batch-size 1..8000, --accounts >= 2, --writers 1..entries")
     result = run(args)
     text_out = json.dumps(result, indent=None)
     print(text_out)
