@@ -9,12 +9,13 @@ Reception (:func:`receive_callback`) in order, each step refusing before anythin
 4. a provider event id already stored answers ``duplicate`` and changes nothing;
 5. the callback is stored raw, its money (if any) becomes an external record (of no settlement
    file), and the reception is audited;
-6. a lifecycle status it names (if any) is recorded as a movement state event, and every
-   unapplied event of that provider reference is applied, in lifecycle order, to the movements
-   of the connection's provider with that reference (:func:`apply_movement_state`);
-7. its money or status is correlated into the runs it concerns: a run in review may resolve or
+6. its money or status is correlated into the runs it concerns: a run in review may resolve or
    retype an open exception, a closed run gets a post-close adjustment in the next run
-   (:mod:`zentra.reconciliation.correlation`).
+   (:mod:`zentra.reconciliation.correlation`; first, because it locks those runs and runs are
+   locked before the audit chain);
+7. a lifecycle status it names (if any) is recorded as a movement state event, and every
+   unapplied event of that provider reference is applied, in lifecycle order, to the movements
+   of the connection's provider with that reference (:func:`apply_movement_state`).
 """
 
 from __future__ import annotations
@@ -353,9 +354,6 @@ def receive_callback(
         tenant_id=tenant_id, actor=f"provider:{connection_id}", request_id=delivery.request_id
     )
     status = normalized.status
-    if status is not None:
-        _record_state_event(session, connection, callback, status, now)
-        apply_movement_state(session, ctx, connection, reference_key(status.provider_reference))
     if record is not None or status is not None:
         # A run of this provider in review (or closed) may be waiting for exactly this news.
         dated = record.booked_at if record is not None else status.occurred_at if status else None
@@ -369,7 +367,12 @@ def receive_callback(
             status=None if status is None else status.status,
             status_reference=None if status is None else status.provider_reference,
         )
+        # First: correlation locks the runs it concerns, and runs are locked before the
+        # audit chain (correlate_callback); applying the status below appends to the chain.
         correlate_callback(session, ctx, news)
+    if status is not None:
+        _record_state_event(session, connection, callback, status, now)
+        apply_movement_state(session, ctx, connection, reference_key(status.provider_reference))
     record_audit(
         session,
         ctx,

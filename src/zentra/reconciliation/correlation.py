@@ -308,8 +308,17 @@ def _post_close(
 
 def correlate_callback(session: Session, ctx: ActorContext, news: CallbackNews) -> list[str]:
     """Correlate one callback (see the module docstring); return the ids of the runs in review
-    it was correlated into. Never commits."""
-    runs = repository.runs_covering(session, ctx.tenant_id, news.provider, news.day, ["review"])
+    it was correlated into. Never commits.
+
+    The runs in review are held ``FOR SHARE`` before anything is read from them, as every
+    exception change holds its run: a closeout sealing one of them meanwhile either finishes
+    first (the callback then sees it sealed) or waits for this transaction. Call it before
+    anything in the transaction appends to the audit chain: a closeout takes its run, then the
+    chain, so taking them in the other order could deadlock with it.
+    """
+    runs = repository.runs_covering(
+        session, ctx.tenant_id, news.provider, news.day, ["review"], share_lock=True
+    )
     for run in runs:
         _correlate_into_run(session, ctx, news, run)
     if not runs:

@@ -29,9 +29,20 @@ OPEN_STATUSES = ("open", "investigating", "reopened")
 
 
 def runs_covering(
-    session: Session, tenant_id: str, provider: str, day: date, statuses: Iterable[str]
+    session: Session,
+    tenant_id: str,
+    provider: str,
+    day: date,
+    statuses: Iterable[str],
+    *,
+    share_lock: bool = False,
 ) -> list[ReconciliationRun]:
-    """The provider's runs in one of ``statuses`` whose window contains ``day``, oldest first."""
+    """The provider's runs in one of ``statuses`` whose window contains ``day``, oldest first.
+
+    With ``share_lock`` they are read ``FOR SHARE`` (fresh, in id order) like
+    :func:`share_lock_runs`: a closeout in flight finishes first, and a run it sealed meanwhile
+    no longer has one of ``statuses`` (PostgreSQL re-checks the condition on the locked row).
+    """
     query = (
         select(ReconciliationRun)
         .where(
@@ -43,6 +54,8 @@ def runs_covering(
         )
         .order_by(ReconciliationRun.id)
     )
+    if share_lock:
+        query = query.with_for_update(read=True).execution_options(populate_existing=True)
     return list(session.scalars(query))
 
 
@@ -213,7 +226,8 @@ def next_run_after(
     session: Session, tenant_id: str, closed: ReconciliationRun, day: date
 ) -> ReconciliationRun | None:
     """The first run of ``closed``'s provider created after it, not sealed, whose window covers
-    or follows ``day`` (a dry run keeps nothing: never)."""
+    or follows ``day`` (a dry run keeps nothing: never). Read ``FOR SHARE`` so that it cannot be
+    sealed before the caller's transaction ends (see :func:`runs_covering`)."""
     query = (
         select(ReconciliationRun)
         .where(
@@ -226,6 +240,8 @@ def next_run_after(
         )
         .order_by(ReconciliationRun.id)
         .limit(1)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
     )
     return session.scalars(query).first()
 
