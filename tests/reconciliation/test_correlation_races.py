@@ -1,5 +1,6 @@
-"""A late callback racing the seal of the run it concerns: the run is either still in review
-when the callback changes it, or sealed, and then the callback is a post-close adjustment."""
+"""News from a provider racing an operator: a late callback against the seal of its run, a late
+file against the write-off of its missing-file exception. The one that waits sees what the
+other committed; neither overwrites it."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from sqlalchemy import select
 from tests.conftest import TenantHandle
 from tests.fixtures.api import ApiClient
 from tests.fixtures.rails import StripeRail
+from zentra.kit.context import ActorContext
 from zentra.kit.db import Database
 from zentra.models import ReconciliationRun
+from zentra.reconciliation.exceptions import transition_exception
 
 HOLD_SECONDS = 1.0
+SCHEDULE = {"cadence": "daily", "cutoff": "06:00", "timezone": "UTC", "starts_on": "2026-11-21"}
 
 
 def test_a_failed_callback_during_a_seal_waits_and_becomes_a_post_close_adjustment(
@@ -49,3 +53,38 @@ def test_a_failed_callback_during_a_seal_waits_and_becomes_a_post_close_adjustme
     (adjustment,) = rail.exceptions(type="late_callback")
     assert adjustment["run_id"] is None
     assert rail.detail(adjustment["id"])["evidence"]["details"]["post_close_of"] == run["id"]
+
+
+def test_a_file_arriving_while_an_operator_writes_off_its_missing_file_keeps_the_write_off(
+    db: Database, tenant: TenantHandle, client: ApiClient
+) -> None:
+    rail = StripeRail.connect(client, db)
+    schedule = f"/providers/{rail.connection['id']}/schedule"
+    assert client.put(schedule, json=SCHEDULE).status_code == 200
+    check = client.post(f"{schedule}/check", json={"at": "2026-11-21T07:00:00Z"})
+    assert check.json()["opened"] == ["2026-11-21"]
+    (missing,) = rail.exceptions(type="missing_settlement_file")
+    writing_off = threading.Event()
+
+    def write_off() -> None:
+        with db.unit_of_work(tenant.tenant_id) as session:
+            ctx = ActorContext(
+                tenant_id=tenant.tenant_id, actor="user:ops", roles=frozenset({"operator"})
+            )
+            transition_exception(
+                session, ctx, missing["id"], to="written_off", decision="waived", note="no file"
+            )
+            session.flush()
+            writing_off.set()
+            time.sleep(HOLD_SECONDS)
+
+    operator = threading.Thread(target=write_off)
+    operator.start()
+    assert writing_off.wait(timeout=10)
+    rail.settle([("ch_1", "1.00")], day="2026-11-21")
+    operator.join()
+
+    detail = rail.detail(missing["id"])
+    assert (detail["status"], detail["decision"]) == ("written_off", "waived")
+    transitions = [a for a in detail["history"] if a["kind"] == "transition"]
+    assert [(a["from"], a["to"]) for a in transitions] == [("open", "written_off")]

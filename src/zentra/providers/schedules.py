@@ -48,7 +48,7 @@ from zentra.kit.time import isoformat, utcnow
 from zentra.models import ProviderConnection, ProviderFileSchedule, SettlementFile
 from zentra.providers import repository
 from zentra.providers import schedule_repository as schedules
-from zentra.reconciliation.correlation_repository import exception_by_natural_key
+from zentra.reconciliation.correlation_repository import OPEN_STATUSES, exception_by_natural_key
 from zentra.reconciliation.exception_writes import open_exception, resolve_exception
 
 CADENCES = ("daily", "weekdays")
@@ -258,10 +258,11 @@ def record_file_received(session: Session, ctx: ActorContext, file: SettlementFi
     if file.status != "parsed" or day is None:
         return
     for connection in schedules.connections_named(session, ctx.tenant_id, file.provider):
+        # Locked before its status is read: an operator settling it meanwhile goes first.
         exception = exception_by_natural_key(
-            session, ctx.tenant_id, missing_file_key(connection.id, day)
+            session, ctx.tenant_id, missing_file_key(connection.id, day), lock=True
         )
-        if exception is None or exception.status not in ("open", "investigating", "reopened"):
+        if exception is None or exception.status not in OPEN_STATUSES:
             continue
         resolve_exception(
             session,

@@ -212,13 +212,16 @@ def status_conflict_exceptions(
 
 
 def exception_by_natural_key(
-    session: Session, tenant_id: str, natural_key: str
+    session: Session, tenant_id: str, natural_key: str, *, lock: bool = False
 ) -> ReconciliationException | None:
-    """The tenant's exception opened under ``natural_key``, if any."""
+    """The tenant's exception opened under ``natural_key``, if any; with ``lock``, locked
+    ``FOR UPDATE`` (re-read, not from the cache) until the transaction ends."""
     query = select(ReconciliationException).where(
         ReconciliationException.tenant_id == tenant_id,
         ReconciliationException.natural_key == natural_key,
     )
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
     return session.scalars(query).first()
 
 
