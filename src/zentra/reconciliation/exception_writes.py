@@ -1,10 +1,13 @@
 """Changes Zentra itself makes to exceptions, outside a run's bulk write: open one, add evidence,
 resolve one on the strength of evidence, change its type.
 
-Each change is written like an operator's (:mod:`zentra.reconciliation.exceptions`): an
-``ExceptionActivity`` row, an audit record and, where SPEC 9 has one, an event
-(``reconciliation.exception.opened``, ``reconciliation.exception.resolved``). The callers decide
-*when* (late callbacks, expected-file checks); this module decides *how*. Nothing here commits.
+Each change is written like an operator's, by the same writers
+(:func:`~zentra.reconciliation.exceptions.record_activity`,
+:func:`~zentra.reconciliation.exceptions.apply_transition`): an ``ExceptionActivity`` row, an
+audit record and, where SPEC 9 has one, an event (``reconciliation.exception.opened``,
+``reconciliation.exception.resolved``). The callers decide *when* (late callbacks,
+expected-file checks) and hold the exception locked; this module decides *how*. Nothing here
+commits.
 """
 
 from __future__ import annotations
@@ -17,43 +20,13 @@ from sqlalchemy.orm import Session
 
 from zentra.audit.service import record_audit
 from zentra.events.service import emit_event
-from zentra.events.types import EXCEPTION_OPENED, EXCEPTION_RESOLVED
+from zentra.events.types import EXCEPTION_OPENED
 from zentra.kit.context import ActorContext
 from zentra.kit.ids import new_id
 from zentra.kit.time import utcnow
-from zentra.models import ExceptionActivity, ReconciliationException
+from zentra.models import ReconciliationException
 from zentra.reconciliation import correlation_repository as repository
-
-RESOURCE_TYPE = "reconciliation_exception"
-
-
-def _activity(
-    session: Session,
-    ctx: ActorContext,
-    exception: ReconciliationException,
-    kind: str,
-    *,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    decision: str | None = None,
-    note: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        ExceptionActivity(
-            id=new_id("exa"),
-            tenant_id=ctx.tenant_id,
-            exception_id=exception.id,
-            kind=kind,
-            actor=ctx.actor,
-            from_status=from_status,
-            to_status=to_status,
-            decision=decision,
-            note=note,
-            data={**(data or {}), "request_id": ctx.request_id},
-            at=exception.updated_at,
-        )
-    )
+from zentra.reconciliation.exceptions import RESOURCE_TYPE, apply_transition, record_activity
 
 
 def open_exception(
@@ -118,7 +91,7 @@ def open_exception(
             return None
         raise
     opened = {"run_id": run_id, "connection_id": connection_id, "owner": owner}
-    _activity(session, ctx, exception, "opened", to_status="open", data=opened)
+    record_activity(session, ctx, exception, "opened", to_status="open", data=opened)
     emit_event(
         session,
         ctx.tenant_id,
@@ -154,7 +127,7 @@ def add_evidence(
     """Append ``evidence`` to the list ``details[key]`` and record an ``evidence`` activity."""
     exception.details = {**exception.details, key: [*exception.details.get(key, []), evidence]}
     exception.updated_at = utcnow()
-    _activity(session, ctx, exception, "evidence", data=evidence)
+    record_activity(session, ctx, exception, "evidence", data=evidence)
 
 
 def resolve_exception(
@@ -166,57 +139,11 @@ def resolve_exception(
     note: str,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Move an open exception to ``resolved`` with ``decision`` and ``note``: a ``transition``
-    activity, ``reconciliation.exception.resolved`` and an audit record."""
-    from_status = exception.status
-    now = utcnow()
-    exception.status = "resolved"
-    exception.decision = decision
-    exception.note = note
-    exception.resolved_at = now
-    exception.updated_at = now
-    _activity(
-        session,
-        ctx,
-        exception,
-        "transition",
-        from_status=from_status,
-        to_status="resolved",
-        decision=decision,
-        note=note,
-        data=data,
-    )
-    record_audit(
-        session,
-        ctx,
-        "reconciliation.exception.transitioned",
-        RESOURCE_TYPE,
-        exception.id,
-        details={
-            "run_id": exception.run_id,
-            "from": from_status,
-            "to": "resolved",
-            "decision": decision,
-            "note": note,
-        },
-    )
-    emit_event(
-        session,
-        ctx.tenant_id,
-        EXCEPTION_RESOLVED,
-        {
-            "exception_id": exception.id,
-            "run_id": exception.run_id,
-            "type": exception.type,
-            "status": "resolved",
-            "decision": decision,
-            "note": note,
-            "owner": exception.owner,
-            "assignee": exception.assignee,
-            "actor": ctx.actor,
-        },
-        resource_id=exception.id,
-    )
+    """Move an open (``open``, ``investigating`` or ``reopened``) exception the caller holds
+    locked to ``resolved`` with ``decision`` and ``note``, as
+    :func:`~zentra.reconciliation.exceptions.apply_transition` writes it (``data`` goes into
+    the ``transition`` activity)."""
+    apply_transition(session, ctx, exception, "resolved", decision=decision, note=note, data=data)
 
 
 def retype_exception(
@@ -238,7 +165,7 @@ def retype_exception(
     }
     exception.updated_at = utcnow()
     change = {"from_type": from_type, "to_type": to_type, **(data or {})}
-    _activity(session, ctx, exception, "retyped", note=reason, data=change)
+    record_activity(session, ctx, exception, "retyped", note=reason, data=change)
     record_audit(
         session,
         ctx,
@@ -260,7 +187,7 @@ def attach_exception(
     audit record (``reconciliation.exception.attached``)."""
     exception.run_id = run_id
     exception.updated_at = utcnow()
-    _activity(session, ctx, exception, "attached", data={"run_id": run_id, **data})
+    record_activity(session, ctx, exception, "attached", data={"run_id": run_id, **data})
     record_audit(
         session,
         ctx,

@@ -199,7 +199,7 @@ def assign_exception(
     after = {"owner": exception.owner, "assignee": exception.assignee}
     now = utcnow()
     exception.updated_at = now
-    _add_activity(
+    record_activity(
         session,
         ctx,
         exception,
@@ -277,18 +277,34 @@ def transition_exception(
         )
     if to == "written_off":
         _require_write_off_approval(session, ctx, exception)
+    apply_transition(session, ctx, exception, to, decision=decision, note=note)
+    return exception
+
+
+def apply_transition(
+    session: Session,
+    ctx: ActorContext,
+    exception: ReconciliationException,
+    to: str,
+    *,
+    decision: str | None,
+    note: str | None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Write an allowed move of a locked exception to ``to``: its status and outcome, a
+    ``transition`` activity (with ``data``), an audit record and, when ``to`` settles it,
+    ``reconciliation.exception.resolved``. The one writer of transitions, whoever decides them:
+    checking that the step is allowed, and who may take it, is the caller's."""
+    from_status = exception.status
+    settles = to in SETTLED_EXCEPTION_STATUSES
     now = utcnow()
     exception.status = to
     exception.updated_at = now
-    if settles:
-        exception.decision = decision
-        exception.note = note
-        exception.resolved_at = now
-    else:
-        exception.decision = None
-        exception.note = None
-        exception.resolved_at = None
-    _add_activity(
+    # Reopening clears the current outcome; the history keeps every earlier one.
+    exception.decision = decision if settles else None
+    exception.note = note if settles else None
+    exception.resolved_at = now if settles else None
+    record_activity(
         session,
         ctx,
         exception,
@@ -297,6 +313,7 @@ def transition_exception(
         to_status=to,
         decision=decision or None,
         note=note or None,
+        data=data,
     )
     record_audit(
         session,
@@ -330,7 +347,6 @@ def transition_exception(
             },
             resource_id=exception.id,
         )
-    return exception
 
 
 def comment_on_exception(
@@ -347,7 +363,7 @@ def comment_on_exception(
         raise InvalidInput("a comment needs a body", field="body")
     exception, _run = _lock_for_change(session, ctx, exception_id)
     exception.updated_at = utcnow()
-    activity = _add_activity(session, ctx, exception, "comment", note=text)
+    activity = record_activity(session, ctx, exception, "comment", note=text)
     record_audit(
         session,
         ctx,
@@ -413,7 +429,7 @@ def _lock_for_change(
     return _get_exception(session, ctx, exception_id, lock=True), run
 
 
-def _add_activity(
+def record_activity(
     session: Session,
     ctx: ActorContext,
     exception: ReconciliationException,
@@ -425,6 +441,8 @@ def _add_activity(
     note: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> ExceptionActivity:
+    """Append one entry to the exception's history, by ``ctx``'s actor at the exception's
+    ``updated_at`` (set it first), with the request id in its ``data``."""
     activity = ExceptionActivity(
         id=new_id("exa"),
         tenant_id=ctx.tenant_id,
