@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from zentra.ledger.entries import CREDIT, DEBIT, PostingLine
+
 ACCOUNT_TYPE = "liability"
 RESERVED = "reserved_balance"
 SETTLEMENT = "settlement_account"
@@ -55,31 +57,13 @@ class SystemAccounts:
 
 
 @dataclass(frozen=True, slots=True)
-class Leg:
-    """One posting: ``amount`` minor units debited or credited to ``account``."""
-
-    account: str
-    direction: str
-    amount: int
-    currency: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "account": self.account,
-            "direction": self.direction,
-            "amount": self.amount,
-            "currency": self.currency,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class PlannedEntry:
-    """An entry the flow posts: its id, description, legs and provider reference."""
+    """An entry the flow posts: its id, description, postings and provider reference."""
 
     entry_id: str
     step: str
     description: str
-    legs: tuple[Leg, ...]
+    postings: tuple[PostingLine, ...]
     provider_reference: str | None
     effective_at: datetime
     metadata: dict[str, Any]
@@ -90,8 +74,13 @@ def entry_id_for(intent_id: str, step: str) -> str:
     return f"intent:{intent_id}:{step}"
 
 
-def _move(source: str, destination: str, amount: int, currency: str) -> tuple[Leg, Leg]:
-    return (Leg(source, "debit", amount, currency), Leg(destination, "credit", amount, currency))
+def _move(
+    source: str, destination: str, amount: int, currency: str
+) -> tuple[PostingLine, PostingLine]:
+    return (
+        PostingLine(source, DEBIT, amount, currency),
+        PostingLine(destination, CREDIT, amount, currency),
+    )
 
 
 DEFAULT_SYSTEM_ACCOUNTS = SystemAccounts()
@@ -110,7 +99,7 @@ def reservation(
         entry_id=entry_id_for(intent_id, "reserve"),
         step="reserve",
         description=f"intent {intent_id}: reserve {source}",
-        legs=_move(source, system.reserved, amount, currency),
+        postings=_move(source, system.reserved, amount, currency),
         provider_reference=None,
         effective_at=at,
         metadata={"intent_id": intent_id, "step": "reserve"},
@@ -136,18 +125,18 @@ def settlement(
         raise ValueError(f"a fee of {fee} on {amount} leaves nothing to settle")
     net = amount - fee
     settled = [
-        Leg(system.reserved, "debit", amount, currency),
-        Leg(system.settlement, "credit", net, currency),
+        PostingLine(system.reserved, DEBIT, amount, currency),
+        PostingLine(system.settlement, CREDIT, net, currency),
     ]
     if fee:
-        settled.append(Leg(system.provider_fees, "credit", fee, currency))
+        settled.append(PostingLine(system.provider_fees, CREDIT, fee, currency))
 
-    def entry(step: str, description: str, legs: tuple[Leg, ...]) -> PlannedEntry:
+    def entry(step: str, description: str, postings: tuple[PostingLine, ...]) -> PlannedEntry:
         return PlannedEntry(
             entry_id=entry_id_for(intent_id, step),
             step=step,
             description=f"intent {intent_id}: {description}",
-            legs=legs,
+            postings=postings,
             provider_reference=provider_reference,
             effective_at=at,
             metadata={"intent_id": intent_id, "step": step, "fee": fee},

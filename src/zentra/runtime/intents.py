@@ -327,8 +327,8 @@ def post_planned_entry(
     the same entry is a no-op). System accounts never go below zero; the intent's own
     accounts are created as plain balances. Raises the ledger's refusals (``AccountConflict``
     for a code that exists in another currency, ``InsufficientBalance``...)."""
-    currency = planned.legs[0].currency
-    for code in dict.fromkeys(leg.account for leg in planned.legs):
+    currency = planned.postings[0].currency
+    for code in dict.fromkeys(line.account for line in planned.postings):
         ensure_account(
             session,
             ctx,
@@ -347,7 +347,7 @@ def post_planned_entry(
             entry_id=planned.entry_id,
             description=planned.description,
             effective_at=planned.effective_at,
-            postings=[PostingIn(**leg.as_json()) for leg in planned.legs],
+            postings=[PostingIn(**line.as_json()) for line in planned.postings],
             pending=False,
             metadata=planned.metadata,
             references=references,
