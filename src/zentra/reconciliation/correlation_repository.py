@@ -127,23 +127,6 @@ def matches_of_reference(
     return [(match_id, *first[match_id], movements[match_id]) for match_id in first]
 
 
-def movement_statuses(
-    session: Session, tenant_id: str, provider: str, movement_ids: Iterable[str]
-) -> dict[str, str]:
-    """``{movement_id: status}`` of the provider's movements among ``movement_ids``."""
-    ids = sorted(set(movement_ids))
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(Movement.movement_id, Movement.status).where(
-            Movement.tenant_id == tenant_id,
-            Movement.provider == provider,
-            Movement.movement_id.in_(ids),
-        )
-    )
-    return {movement_id: status for movement_id, status in rows}
-
-
 def movements_with_status(
     session: Session,
     tenant_id: str,

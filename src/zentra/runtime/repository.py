@@ -57,15 +57,6 @@ def find_intent(session: Session, tenant_id: str, intent_id: str) -> Intent | No
     ).first()
 
 
-def lock_intent(session: Session, tenant_id: str, intent_id: str) -> Intent | None:
-    """:func:`find_intent`, row-locked until the transaction ends (PostgreSQL)."""
-    return session.scalars(
-        select(Intent)
-        .where(Intent.tenant_id == tenant_id, Intent.intent_id == intent_id)
-        .with_for_update()
-    ).first()
-
-
 def list_intents(
     session: Session,
     tenant_id: str,
