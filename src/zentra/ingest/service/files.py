@@ -168,6 +168,15 @@ def upload_settlement_file(
     repository.insert_external_records(
         session, _external_record_rows(parsed.table, ctx.tenant_id, file.id, provider_name)
     )
+    if refusal is None:
+        # Before the upload's own audit record: what these lock (the runs a restatement lands
+        # in, a missing-file exception) is locked before the tenant's audit chain, the order a
+        # closeout or an operator's transition takes too, so they cannot deadlock with it. (A
+        # file that does both takes the second lock after the first's audit record: rare, and
+        # PostgreSQL would refuse such a deadlock with a retryable error, never a wrong state.)
+        session.flush()
+        open_restatements(session, ctx, file.id, provider_name)
+        record_file_received(session, ctx, file)
     record_audit(
         session,
         ctx,
@@ -190,9 +199,6 @@ def upload_settlement_file(
     )
     if refusal is not None:
         raise UnreadableFile(refusal.detail, settlement_file_id=file.id, sha256=sha256)
-    session.flush()
-    open_restatements(session, ctx, file.id, provider_name)
-    record_file_received(session, ctx, file)
     return UploadResult(file, created=True)
 
 
