@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # Days before a run's ledger window in which movements are still match candidates
     # (a provider settles today what was captured a few days ago).
     settlement_lookback_days: int = 7
+    # Largest request body the API accepts (uploads, imports, callbacks), in MiB; larger: 413.
+    max_request_mb: int = Field(default=512, ge=1)
     # Upper bound of each SQLite connection's page cache, in MiB (allocated only as used).
     sqlite_cache_mb: int = Field(default=256, ge=2)
 

@@ -9,8 +9,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 import zentra
+from zentra.api.limits import RequestSizeLimit
 from zentra.api.problems import install_problem_handlers
 from zentra.audit.endpoints import router as audit_router
+from zentra.config import get_settings
 from zentra.events.endpoints import router as events_router
 from zentra.ingest.endpoints import router as ingest_router
 from zentra.kit.db import Database, get_database
@@ -28,8 +30,11 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def create_app(database: Database | None = None) -> FastAPI:
-    """Build the API on ``database`` (default: ``ZENTRA_DATABASE_URL``)."""
+def create_app(
+    database: Database | None = None, *, max_request_bytes: int | None = None
+) -> FastAPI:
+    """Build the API on ``database`` (default: ``ZENTRA_DATABASE_URL``), refusing request bodies
+    over ``max_request_bytes`` (default: ``ZENTRA_MAX_REQUEST_MB``) with 413."""
     app = FastAPI(
         title="Zentra",
         version=zentra.__version__,
@@ -37,6 +42,10 @@ def create_app(database: Database | None = None) -> FastAPI:
     )
     app.state.database = database or get_database()
     install_problem_handlers(app)
+    app.add_middleware(
+        RequestSizeLimit,
+        max_bytes=max_request_bytes or get_settings().max_request_mb * 1024 * 1024,
+    )
 
     @app.get("/readyz", tags=["health"])
     def readyz() -> Any:
