@@ -169,7 +169,8 @@ def intents_routed_on(session: Session, tenant_id: str, rail: str, day: date) ->
 def find_intent_by_reference(
     session: Session, tenant_id: str, rail: str, provider_reference: str
 ) -> Intent | None:
-    """The intent ``rail`` knows as ``provider_reference``, row-locked (PostgreSQL)."""
+    """The intent ``rail`` knows as ``provider_reference``, row-locked (PostgreSQL) and read
+    afresh under the lock: an intent already in the session must not keep its older state."""
     return session.scalars(
         select(Intent)
         .where(
@@ -178,6 +179,7 @@ def find_intent_by_reference(
             Intent.provider_reference == provider_reference,
         )
         .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
 
 
