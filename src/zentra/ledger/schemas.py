@@ -69,13 +69,14 @@ class EntryRequest(BaseModel):
         """The postings as pure values."""
         return [PostingLine(p.account, p.direction, p.amount, p.currency) for p in self.postings]
 
-    def content(self) -> dict[str, Any]:
-        """The content that is hashed and compared (:func:`entry_content`)."""
+    def content(self, lines: list[PostingLine] | None = None) -> dict[str, Any]:
+        """The content that is hashed and compared (:func:`entry_content`); ``lines`` are
+        :meth:`lines`, passed when the caller has them already."""
         return entry_content(
             entry_id=self.entry_id,
             description=self.description,
             effective_at=self.effective_at,
-            postings=self.lines(),
+            postings=self.lines() if lines is None else lines,
             pending=self.pending,
             metadata=self.metadata,
             references=self.references,

@@ -680,15 +680,7 @@ _SLOTS = {
 def _prepare(request: EntryRequest) -> tuple[list[PostingLine], dict[str, Any], str]:
     """A request's posting lines, content and content hash, computed once."""
     lines = request.lines()
-    content = entry_content(
-        entry_id=request.entry_id,
-        description=request.description,
-        effective_at=request.effective_at,
-        postings=lines,
-        pending=request.pending,
-        metadata=request.metadata,
-        references=request.references,
-    )
+    content = request.content(lines)
     return lines, content, _hash(content)
 
 
