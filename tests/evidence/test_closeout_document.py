@@ -17,10 +17,9 @@ from zentra.evidence.closeout import (
     compute_merkle_root,
     serialize_closeout_document,
     sign_closeout_document,
-    signing_payload,
     verify_closeout_document,
 )
-from zentra.evidence.signing import generate_signing_key, key_fingerprint, sign
+from zentra.evidence.signing import generate_signing_key, key_fingerprint, sign, signing_payload
 
 PUBLIC, PRIVATE = generate_signing_key()
 KEY = SigningMaterial("sig_test", PUBLIC, PRIVATE)

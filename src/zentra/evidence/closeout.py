@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zentra.evidence.merkle import merkle_root
-from zentra.evidence.signing import key_fingerprint, sign, verify_signature
+from zentra.evidence.signing import key_fingerprint, sign, signing_payload, verify_signature
 from zentra.kit.canonical import canonical_json
 
 SIGNATURE_ALGORITHM = "ed25519"
@@ -123,19 +123,6 @@ def closeout_leaves(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 def compute_merkle_root(document: Mapping[str, Any]) -> str:
     """The Merkle root over :func:`closeout_leaves` of ``document``."""
     return merkle_root(closeout_leaves(document))
-
-
-def signing_payload(document: Mapping[str, Any]) -> bytes:
-    """What the signature covers: canonical JSON of the whole document but the signature value.
-
-    The signature's own metadata (algorithm, key id, public key, fingerprint) is covered too, so
-    not one byte of the document can change without breaking the signature.
-    """
-    signature = document.get("signature")
-    covered = {k: v for k, v in document.items() if k != "signature"}
-    if isinstance(signature, Mapping):
-        covered["signature"] = {k: v for k, v in signature.items() if k != "value"}
-    return canonical_json(covered)
 
 
 def build_closeout_document(

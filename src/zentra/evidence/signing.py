@@ -1,9 +1,11 @@
-"""Ed25519 keys and signatures, as base64 text."""
+"""Ed25519 keys and signatures, as base64 text, and what a signed document's signature covers."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -13,6 +15,8 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     PublicFormat,
 )
+
+from zentra.kit.canonical import canonical_json
 
 
 def generate_signing_key() -> tuple[str, str]:
@@ -45,3 +49,18 @@ def verify_signature(public_b64: str, message: bytes, signature_b64: str) -> boo
 def key_fingerprint(public_b64: str) -> str:
     """A short, comparable fingerprint of a public key: ``ed25519:<sha256 hex, 16 chars>``."""
     return "ed25519:" + hashlib.sha256(base64.b64decode(public_b64)).hexdigest()[:16]
+
+
+def signing_payload(document: Mapping[str, Any]) -> bytes:
+    """What a signed document's signature covers: canonical JSON of the whole document but the
+    signature's ``value``.
+
+    The signature's own metadata (algorithm, key id, public key, fingerprint) is covered too, so
+    not one byte of the document can change without breaking the signature. Raises
+    ``rfc8785.CanonicalizationError`` for a value canonical JSON cannot represent.
+    """
+    signature = document.get("signature")
+    covered = {k: v for k, v in document.items() if k != "signature"}
+    if isinstance(signature, Mapping):
+        covered["signature"] = {k: v for k, v in signature.items() if k != "value"}
+    return canonical_json(covered)

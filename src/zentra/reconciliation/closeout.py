@@ -34,10 +34,9 @@ from zentra.evidence.closeout import (
     compute_merkle_root,
     serialize_closeout_document,
     sign_closeout_document,
-    signing_payload,
     verify_closeout_document,
 )
-from zentra.evidence.signing import key_fingerprint, verify_signature
+from zentra.evidence.signing import key_fingerprint, signing_payload, verify_signature
 from zentra.kit.context import ActorContext
 from zentra.kit.errors import (
     CloseoutBlocked,

@@ -23,8 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from zentra.evidence.signing import key_fingerprint, sign, verify_signature
-from zentra.kit.canonical import canonical_json, sha256_hex
+from rfc8785 import CanonicalizationError
+
+from zentra.evidence.signing import key_fingerprint, sign, signing_payload, verify_signature
+from zentra.kit.canonical import sha256_hex
 
 SIGNATURE_ALGORITHM = "ed25519"
 
@@ -36,15 +38,6 @@ class IntentKey:
     key_id: str
     public_key: str
     private_key: str
-
-
-def signing_payload(document: Mapping[str, Any]) -> bytes:
-    """The bytes the signature covers: the canonical document without the signature value."""
-    unsigned = copy.deepcopy(dict(document))
-    signature = dict(unsigned.get("signature") or {})
-    signature.pop("value", None)
-    unsigned["signature"] = signature
-    return canonical_json(unsigned)
 
 
 def seal_intent_evidence(document: Mapping[str, Any], key: IntentKey) -> dict[str, Any]:
@@ -76,6 +69,6 @@ def verify_intent_evidence(document: Mapping[str, Any]) -> bool:
         return False
     try:
         payload = signing_payload(document)
-    except Exception:  # a value canonical JSON cannot represent: not a document we signed
+    except CanonicalizationError:  # a value canonical JSON cannot represent: never signed
         return False
     return verify_signature(public_key, payload, value)
