@@ -48,9 +48,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from zentra.audit.service import record_audit
-from zentra.events.service import emit_event
-from zentra.events.types import CALLBACK_CORRELATED
 from zentra.kit.context import ActorContext
 from zentra.kit.references import reference_key
 from zentra.kit.time import isoformat, utcnow
@@ -59,6 +56,8 @@ from zentra.models import ExternalRecord, ReconciliationException, Reconciliatio
 from zentra.reconciliation import correlation_repository as repository
 from zentra.reconciliation.exception_writes import (
     add_evidence,
+    announce_callback_correlated,
+    correlation_outcome,
     open_exception,
     resolve_exception,
     retype_exception,
@@ -249,40 +248,13 @@ def _correlate_into_run(
             from_type = exception.type
             add_evidence(session, ctx, exception, "callbacks", evidence)
             outcome = _apply_rules(session, ctx, news, exception, record, status)
-            outcomes.append(
-                {
-                    "exception_id": exception.id,
-                    "outcome": outcome,
-                    "from_type": from_type,
-                    "type": exception.type,
-                }
-            )
+            outcomes.append(correlation_outcome(exception, outcome, from_type))
         if status == "failed":
-            for exception in _conflicts_with_matches(session, ctx, news, run, key, evidence):
-                outcomes.append(
-                    {
-                        "exception_id": exception.id,
-                        "outcome": "opened",
-                        "from_type": None,
-                        "type": exception.type,
-                    }
-                )
-    exception_ids = [outcome["exception_id"] for outcome in outcomes]
-    emit_event(
-        session,
-        ctx.tenant_id,
-        CALLBACK_CORRELATED,
-        {**evidence, "run_id": run.id, "exception_ids": exception_ids, "outcomes": outcomes},
-        resource_id=run.id,
-    )
-    record_audit(
-        session,
-        ctx,
-        "reconciliation.callback.correlated",
-        "reconciliation_run",
-        run.id,
-        details={"callback_id": news.callback_id, "outcomes": outcomes},
-    )
+            outcomes += [
+                correlation_outcome(exception, "opened")
+                for exception in _conflicts_with_matches(session, ctx, news, run, key, evidence)
+            ]
+    announce_callback_correlated(session, ctx, run, evidence, outcomes)
 
 
 def _post_close(

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from zentra.audit.service import record_audit
 from zentra.events.service import emit_event
-from zentra.events.types import EXCEPTION_OPENED
+from zentra.events.types import CALLBACK_CORRELATED, EXCEPTION_OPENED
 from zentra.kit.context import ActorContext
 from zentra.kit.ids import new_id
 from zentra.kit.time import utcnow
-from zentra.models import ReconciliationException
+from zentra.models import ReconciliationException, ReconciliationRun
 from zentra.reconciliation import correlation_repository as repository
 from zentra.reconciliation.exceptions import RESOURCE_TYPE, apply_transition, record_activity
 
@@ -195,4 +195,52 @@ def attach_exception(
         RESOURCE_TYPE,
         exception.id,
         details={"run_id": run_id, **data},
+    )
+
+
+def correlation_outcome(
+    exception: ReconciliationException, outcome: str, from_type: str | None = None
+) -> dict[str, Any]:
+    """What a callback did to one exception, as its correlation announcement lists it."""
+    return {
+        "exception_id": exception.id,
+        "outcome": outcome,
+        "from_type": from_type,
+        "type": exception.type,
+    }
+
+
+def announce_callback_correlated(
+    session: Session,
+    ctx: ActorContext,
+    run: ReconciliationRun,
+    evidence: dict[str, Any],
+    outcomes: list[dict[str, Any]],
+    *,
+    post_close_of: str | None = None,
+) -> None:
+    """``reconciliation.callback.correlated`` on ``run`` and its audit record: the callback's
+    ``evidence``, the :func:`correlation_outcome` of each exception it touched, and the sealed
+    run it came too late for when it is a post-close adjustment."""
+    late = {} if post_close_of is None else {"post_close_of": post_close_of}
+    emit_event(
+        session,
+        ctx.tenant_id,
+        CALLBACK_CORRELATED,
+        {
+            **evidence,
+            "run_id": run.id,
+            **late,
+            "exception_ids": [outcome["exception_id"] for outcome in outcomes],
+            "outcomes": outcomes,
+        },
+        resource_id=run.id,
+    )
+    record_audit(
+        session,
+        ctx,
+        "reconciliation.callback.correlated",
+        "reconciliation_run",
+        run.id,
+        details={"callback_id": evidence.get("callback_id"), **late, "outcomes": outcomes},
     )

@@ -28,13 +28,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from zentra.audit.service import record_audit
-from zentra.events.service import emit_event
-from zentra.events.types import CALLBACK_CORRELATED
 from zentra.kit.context import ActorContext
 from zentra.models import ReconciliationException, ReconciliationRun
 from zentra.reconciliation import correlation_repository as repository
-from zentra.reconciliation.exception_writes import attach_exception, open_exception
+from zentra.reconciliation.exception_writes import (
+    announce_callback_correlated,
+    attach_exception,
+    correlation_outcome,
+    open_exception,
+)
 
 SEALED_RUN_STATUSES = ("closing", "closed")
 """Run statuses whose evidence is sealed: news about such a run becomes an adjustment."""
@@ -119,36 +121,11 @@ def _announce_attached(
     if exception.type != "late_callback":
         return
     callbacks = exception.details.get("callbacks", [])
-    evidence = callbacks[0] if callbacks else {}
-    post_close_of = exception.details.get("post_close_of")
-    outcome = {
-        "exception_id": exception.id,
-        "outcome": "post_close_adjustment",
-        "from_type": None,
-        "type": exception.type,
-    }
-    emit_event(
-        session,
-        ctx.tenant_id,
-        CALLBACK_CORRELATED,
-        {
-            **evidence,
-            "run_id": run.id,
-            "post_close_of": post_close_of,
-            "exception_ids": [exception.id],
-            "outcomes": [outcome],
-        },
-        resource_id=run.id,
-    )
-    record_audit(
+    announce_callback_correlated(
         session,
         ctx,
-        "reconciliation.callback.correlated",
-        "reconciliation_run",
-        run.id,
-        details={
-            "callback_id": evidence.get("callback_id"),
-            "post_close_of": post_close_of,
-            "outcomes": [outcome],
-        },
+        run,
+        callbacks[0] if callbacks else {},
+        [correlation_outcome(exception, "post_close_adjustment")],
+        post_close_of=exception.details.get("post_close_of"),
     )
