@@ -14,7 +14,7 @@ from zentra.kit.errors import InvalidTransition
 from zentra.kit.time import utcnow
 from zentra.runtime.policy import IntentFacts, evaluate_policy
 from zentra.runtime.routing import RailState, choose_rail
-from zentra.runtime.schemas import IntentIn, Policy, Routes, SandboxNoise
+from zentra.runtime.schemas import IntentIn, Policy, RiskMatch, RouteMatch, Routes, SandboxNoise
 from zentra.runtime.states import STATES, can_transition, trace_step
 
 
@@ -213,3 +213,18 @@ def test_state_machine_only_moves_forward_and_rejects_before_money() -> None:
     trace = trace_step([], "accepted", utcnow(), {})
     with pytest.raises(InvalidTransition):
         trace_step(trace, "routed", utcnow(), {})
+
+
+@pytest.mark.parametrize("match_type", [RiskMatch, RouteMatch])
+def test_an_amount_range_that_ends_before_it_starts_is_refused(
+    match_type: type[RiskMatch] | type[RouteMatch],
+) -> None:
+    assert match_type(min_amount=100, max_amount=100).min_amount == 100
+    with pytest.raises(ValidationError, match="min_amount is above max_amount"):
+        match_type(min_amount=101, max_amount=100)
+
+
+def test_a_risk_rule_must_state_a_condition_a_route_need_not() -> None:
+    assert RouteMatch().currency is None  # a route without conditions matches every intent
+    with pytest.raises(ValidationError, match="at least one condition"):
+        RiskMatch()

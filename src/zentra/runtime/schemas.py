@@ -33,7 +33,7 @@ the order given: the first one up is used.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -90,12 +90,27 @@ class CurrencyVelocity(_Strict):
     max_amount_per_day: Amount = Field(ge=0, le=MAX_AMOUNT)
 
 
-class RiskMatch(_Strict):
-    """Conditions of a risk rule; the rule matches when all stated ones hold."""
+class _AmountMatch(_Strict):
+    """A currency and an inclusive amount range; an absent member matches anything."""
 
     currency: Currency | None = None
     min_amount: Amount | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     max_amount: Amount | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if (
+            self.min_amount is not None
+            and self.max_amount is not None
+            and self.min_amount > self.max_amount
+        ):
+            raise ValueError("min_amount is above max_amount")
+        return self
+
+
+class RiskMatch(_AmountMatch):
+    """Conditions of a risk rule; the rule matches when all stated ones hold."""
+
     source: str | None = Field(default=None, pattern=NAME_PATTERN)
     destination: str | None = Field(default=None, pattern=NAME_PATTERN)
 
@@ -112,12 +127,6 @@ class RiskMatch(_Strict):
             )
         ):
             raise ValueError("a risk rule must state at least one condition")
-        if (
-            self.min_amount is not None
-            and self.max_amount is not None
-            and self.min_amount > self.max_amount
-        ):
-            raise ValueError("min_amount is above max_amount")
         return self
 
 
@@ -157,22 +166,8 @@ class Policy(_Strict):
         return self
 
 
-class RouteMatch(_Strict):
+class RouteMatch(_AmountMatch):
     """When a route applies; an absent member matches anything, amounts are inclusive."""
-
-    currency: Currency | None = None
-    min_amount: Amount | None = Field(default=None, ge=0, le=MAX_AMOUNT)
-    max_amount: Amount | None = Field(default=None, ge=0, le=MAX_AMOUNT)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> RouteMatch:
-        if (
-            self.min_amount is not None
-            and self.max_amount is not None
-            and self.min_amount > self.max_amount
-        ):
-            raise ValueError("min_amount is above max_amount")
-        return self
 
 
 class RouteRule(_Strict):
