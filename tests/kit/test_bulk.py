@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import insert, select
 
-from tests.conftest import TenantHandle
+from tests.conftest import TenantHandle, make_tenant
 from zentra.kit.bulk import bulk_insert, json_text, utc_timestamps
 from zentra.kit.db import Database
 from zentra.models import Movement
@@ -141,3 +142,97 @@ def test_row_level_security_refuses_another_tenants_rows(postgres_db: Database, 
         bulk_insert(session, Movement.__table__, payload)
     with postgres_db.unit_of_work(other.tenant_id) as session:
         assert session.scalars(select(Movement)).all() == []
+
+
+def _movement_rows(tenant_id: str, count: int, *, repeat_last: bool = False) -> pa.Table:
+    rows = _rows(tenant_id, "seed")[1]
+    ids = [f"m{index:06d}" for index in range(count)]
+    if repeat_last:
+        ids[-1] = ids[0]
+    table = _arrow([rows])
+    return pa.table(
+        {
+            name: (
+                pa.array(ids)
+                if name == "movement_id"
+                else pa.array([f"mov_{index:026d}" for index in range(count)])
+                if name == "id"
+                else pa.repeat(table.column(name)[0], count)
+            )
+            for name in table.column_names
+        }
+    )
+
+
+def _index_definitions(db: Database) -> list[tuple[str, str]]:
+    with db.engine.connect() as connection:
+        return [
+            (name, sql)
+            for name, sql in connection.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name = 'movements' ORDER BY name"
+            )
+        ]
+
+
+def test_a_large_load_into_an_empty_sqlite_table_rebuilds_the_same_indexes(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("zentra.kit.bulk.DEFERRED_INDEX_MIN_ROWS", 10)
+    tenant = make_tenant(sqlite_db, "bulk")
+    before = _index_definitions(sqlite_db)
+    assert "uq_movements_tenant_id_movement_id" in {name for name, _sql in before}
+    statements: list[str] = []
+    with sqlite_db.unit_of_work(tenant.tenant_id) as session:
+        driver = session.connection().connection.driver_connection
+        assert driver is not None
+        driver.set_trace_callback(statements.append)
+        assert bulk_insert(session, Movement.__table__, _movement_rows(tenant.tenant_id, 50)) == 50
+        driver.set_trace_callback(None)
+    dropped = [sql for sql in statements if sql.startswith("DROP INDEX")]
+    rebuilt = [sql for sql in statements if sql.startswith("CREATE UNIQUE INDEX")]
+    assert len(dropped) == len([name for name, sql in before if sql is not None])
+    assert ["uq_movements_tenant_id_movement_id" in sql for sql in rebuilt] == [True]
+    assert _index_definitions(sqlite_db) == before
+    with sqlite_db.engine.connect() as connection:
+        plan = " ".join(
+            str(row[-1])
+            for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT id FROM movements "
+                "WHERE tenant_id = 't' AND movement_id = 'm000007'"
+            )
+        )
+        assert "uq_movements_tenant_id_movement_id" in plan
+
+
+def test_a_duplicate_key_in_a_large_load_fails_it_and_the_rollback_keeps_the_indexes(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("zentra.kit.bulk.DEFERRED_INDEX_MIN_ROWS", 10)
+    tenant = make_tenant(sqlite_db, "bulk")
+    before = _index_definitions(sqlite_db)
+    rows = _movement_rows(tenant.tenant_id, 50, repeat_last=True)
+    with (
+        pytest.raises(sqlite3.IntegrityError, match="movement_id"),
+        sqlite_db.unit_of_work(tenant.tenant_id) as session,
+    ):
+        bulk_insert(session, Movement.__table__, rows)
+    assert _index_definitions(sqlite_db) == before
+    with sqlite_db.unit_of_work(tenant.tenant_id) as session:
+        assert session.scalars(select(Movement.id)).first() is None
+
+
+def test_a_load_into_a_table_with_rows_keeps_its_indexes_in_place(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("zentra.kit.bulk.DEFERRED_INDEX_MIN_ROWS", 10)
+    tenant = make_tenant(sqlite_db, "bulk")
+    statements: list[str] = []
+    with sqlite_db.unit_of_work(tenant.tenant_id) as session:
+        session.execute(insert(Movement), _rows(tenant.tenant_id, "first"))
+        driver = session.connection().connection.driver_connection
+        assert driver is not None
+        driver.set_trace_callback(statements.append)
+        bulk_insert(session, Movement.__table__, _movement_rows(tenant.tenant_id, 50))
+        driver.set_trace_callback(None)
+    assert not [sql for sql in statements if "INDEX" in sql.upper()]

@@ -9,7 +9,14 @@
   so the policy's ``WITH CHECK`` refuses a row of another tenant exactly as a plain ``INSERT``
   would, and constraints and triggers of the target fire as usual. The temporary table is
   dropped at once (and at commit in any case);
-- on SQLite with one ``executemany`` over plain tuples on the raw ``sqlite3`` connection.
+- on SQLite with one ``executemany`` over plain tuples on the raw ``sqlite3`` connection. Into
+  an empty table, a load of at least :data:`DEFERRED_INDEX_MIN_ROWS` rows first drops the
+  table's named indexes and builds them again once the rows are in, in the same transaction:
+  SQLite then sorts each key once instead of updating a B-tree per row at a random place
+  (measured on a 1M-row run: about half of the write time). A duplicate key fails the index
+  build with the same ``sqlite3.IntegrityError`` a row would have raised, and the transaction
+  is left to be rolled back as usual; other connections keep reading their snapshot, indexes
+  included. Keys declared inside the table (primary keys) stay in place throughout.
 
 Values are stored exactly as the ORM would store them: every column goes through its
 SQLAlchemy type's bind processing for the session's dialect (``UTCDateTime`` turns aware
@@ -39,6 +46,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeAlias
 
@@ -52,6 +60,10 @@ from sqlalchemy.orm import Session
 SQLITE_CHUNK = 100_000
 """Rows per ``executemany`` on SQLite. One call could take them all; chunks bound the memory of
 the tuples built from an Arrow table (measured: 20k..1M rows per call cost the same)."""
+
+DEFERRED_INDEX_MIN_ROWS = 50_000
+"""Smallest load into an empty SQLite table for which its indexes are built after the rows
+(below it the difference is lost in the noise, and small loads stay simple to reason about)."""
 
 COPY_CHUNK = 200_000
 """Rows of an Arrow table rendered to CSV and sent to ``COPY`` at a time (bounds memory)."""
@@ -110,7 +122,8 @@ def bulk_insert(session: Session, table: Table, rows: Rows) -> int:
     if dialect.name == "postgresql":
         _copy_postgres(driver, table, columns, rows, dialect)
     elif dialect.name == "sqlite":
-        _executemany_sqlite(driver, table, columns, rows, dialect)
+        with _indexes_built_after(driver, table, len(rows)):
+            _executemany_sqlite(driver, table, columns, rows, dialect)
     else:  # pragma: no cover - Zentra runs on PostgreSQL and SQLite only
         raise NotImplementedError(f"bulk_insert does not support {dialect.name}")
     return len(rows)
@@ -175,6 +188,31 @@ def _sqlite_column(array: pa.ChunkedArray, column: Column[Any], dialect: Dialect
     ):
         return array.to_pylist()  # type: ignore[no-any-return]
     raise TypeError(f"unsupported Arrow type {kind} for column {column.name}")
+
+
+@contextmanager
+def _indexes_built_after(driver: Any, table: Table, row_count: int) -> Iterator[None]:
+    """Around a load of ``row_count`` rows into ``table``: when the table is empty and the load
+    large, drop its named indexes before and create them again after (see the module
+    docstring). The statements come from ``sqlite_master``, so each index is rebuilt exactly
+    as its migration made it (partial and unique ones included)."""
+    if row_count < DEFERRED_INDEX_MIN_ROWS or _has_rows(driver, table):
+        yield
+        return
+    indexes: list[tuple[str, str]] = driver.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL ORDER BY name",
+        (table.name,),
+    ).fetchall()
+    for name, _definition in indexes:
+        driver.execute(f'DROP INDEX "{name}"')
+    yield
+    for _name, definition in indexes:
+        driver.execute(definition)
+
+
+def _has_rows(driver: Any, table: Table) -> bool:
+    return driver.execute(f'SELECT 1 FROM "{table.name}" LIMIT 1').fetchone() is not None  # noqa: S608
 
 
 def _executemany_sqlite(

@@ -99,7 +99,7 @@ class Movement(TenantScoped, Base):
 
     __tablename__ = "movements"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "movement_id"),
+        Index("uq_movements_tenant_id_movement_id", "tenant_id", "movement_id", unique=True),
         Index("ix_movements_provider_time", "tenant_id", "provider", "occurred_at"),
     )
 

@@ -81,13 +81,16 @@ class Match(TenantScoped, Base):
 
 
 class MatchLink(TenantScoped, Base):
-    """One record's membership in a match. The unique constraints make every external record and
-    every movement part of at most one match per run, whatever the code above does."""
+    """One record's membership in a match. The unique indexes make every external record and
+    every movement part of at most one match per run, whatever the code above does (indexes,
+    not table constraints, so that a bulk load can build them once: ``zentra.kit.bulk``)."""
 
     __tablename__ = "match_links"
     __table_args__ = (
-        UniqueConstraint("run_id", "external_record_id"),
-        UniqueConstraint("run_id", "movement_id"),
+        Index(
+            "uq_match_links_run_id_external_record_id", "run_id", "external_record_id", unique=True
+        ),
+        Index("uq_match_links_run_id_movement_id", "run_id", "movement_id", unique=True),
         CheckConstraint("(external_record_id IS NULL) <> (movement_id IS NULL)", name="one_side"),
         Index("ix_match_links_match", "match_id"),
     )
