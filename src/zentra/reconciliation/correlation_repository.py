@@ -288,8 +288,17 @@ def restated_rows(
     file is the input of a run (not a dry run) in one of ``statuses``. Sorted by run, row id,
     earlier and new record id.
 
-    Driven by the new file's rows (its index), each probing the earlier rows of its row id.
+    Driven by the new file's rows (its index), each probing the earlier rows of its row id;
+    skipped at once when the provider has no such run (its first files: a million probes saved).
     """
+    run_filter = (
+        ReconciliationRun.tenant_id == tenant_id,
+        ReconciliationRun.provider == provider,
+        ReconciliationRun.status.in_(sorted(set(statuses))),
+        ReconciliationRun.dry_run.is_(False),
+    )
+    if session.scalars(select(ReconciliationRun.id).where(*run_filter).limit(1)).first() is None:
+        return []
     new = aliased(ExternalRecord)
     earlier = aliased(ExternalRecord)
     query = (
@@ -304,22 +313,14 @@ def restated_rows(
                 earlier.content_hash != new.content_hash,
             ),
         )
-        .join(
-            ReconciliationRun,
-            and_(
-                ReconciliationRun.tenant_id == tenant_id,
-                ReconciliationRun.settlement_file_id == earlier.settlement_file_id,
-            ),
-        )
+        .join(ReconciliationRun, ReconciliationRun.settlement_file_id == earlier.settlement_file_id)
         .where(
             new.tenant_id == tenant_id,
             new.settlement_file_id == settlement_file_id,
             new.row_id.is_not(None),
             earlier.row_id.is_not(None),
             earlier.settlement_file_id != settlement_file_id,
-            ReconciliationRun.provider == provider,
-            ReconciliationRun.status.in_(sorted(set(statuses))),
-            ReconciliationRun.dry_run.is_(False),
+            *run_filter,
         )
         .order_by(ReconciliationRun.id, new.row_id, earlier.id, new.id)
     )
