@@ -3,11 +3,15 @@
 The same bytes uploaded again for the same provider return the file already stored. A file that
 cannot be read is stored (as evidence, status ``refused``) before :class:`UnreadableFile` is
 raised, which the edge commits all the same. Nothing here commits.
+
+An upload that stores a file hands back the ``external_records`` rows it inserted as the Arrow
+table it wrote (:attr:`UploadResult.records`), so that a caller holding them (``zentra
+reconcile``) can match them without reading them back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import pyarrow as pa
@@ -37,10 +41,15 @@ UNKNOWN_FORMAT = "unknown"
 
 @dataclass(frozen=True, slots=True)
 class UploadResult:
-    """The stored file, and whether this upload created it (False: the same bytes were known)."""
+    """The stored file, whether this upload created it (False: the same bytes were known), and
+    the ``external_records`` rows it inserted for the file, exactly as written (the bulk
+    insert's columns: ``id``, ``row_id``, ``line``, ``raw``, ``content_hash``...; rejected rows
+    are not among them). ``records`` is None when the upload stored no rows because the file
+    was known."""
 
     file: SettlementFile
     created: bool
+    records: pa.Table | None = field(default=None, compare=False, repr=False)
 
 
 def _clean_text(value: str | None, name: str, max_length: int) -> str | None:
@@ -165,9 +174,8 @@ def upload_settlement_file(
             raise Conflict("the settlement file is being uploaded concurrently; retry")
         return _known_outcome(known)
 
-    repository.insert_external_records(
-        session, _external_record_rows(parsed.table, ctx.tenant_id, file.id, provider_name)
-    )
+    records = _external_record_rows(parsed.table, ctx.tenant_id, file.id, provider_name)
+    repository.insert_external_records(session, records)
     if refusal is None:
         # Before the upload's own audit record: what these lock (the runs a restatement lands
         # in, a missing-file exception) is locked before the tenant's audit chain, the order a
@@ -199,7 +207,7 @@ def upload_settlement_file(
     )
     if refusal is not None:
         raise UnreadableFile(refusal.detail, settlement_file_id=file.id, sha256=sha256)
-    return UploadResult(file, created=True)
+    return UploadResult(file, created=True, records=records)
 
 
 def _latest_booked_day(records: pa.Table) -> date | None:

@@ -2,6 +2,11 @@
 
 The same movement imported again with the same content changes nothing; with other content it is
 refused per row, naming the fields that differ. Nothing here commits.
+
+A columnar import hands back the ``movements`` rows it inserted as the Arrow table it wrote
+(:attr:`ImportResult.inserted`), and says whether any movement it named was stored before it
+(:attr:`ImportResult.fresh`): a caller that knows its store held nothing else (``zentra
+reconcile`` on its temporary store) can match those rows without reading them back.
 """
 
 from __future__ import annotations
@@ -66,11 +71,22 @@ class MovementRejection:
 
 @dataclass(slots=True)
 class ImportResult:
-    """Per-row outcome counts of one import, and every refused row with its reason."""
+    """Per-row outcome counts of one import, every refused row with its reason, and what it
+    stored.
+
+    ``inserted`` is the ``movements`` rows this import inserted, exactly as written (the bulk
+    insert's columns: ``id``, ``provider``, ``occurred_on``, ``metadata`` as JSON text...), from
+    the columnar path; None from the per-row path. It is a by-product, not an outcome: results
+    compare equal without it. ``fresh`` is False when any movement id of this import was already
+    stored (so counted ``unchanged``, or refused for differing from the stored one):
+    ``inserted`` then does not hold every movement of the import the store holds.
+    """
 
     imported: int = 0
     unchanged: int = 0
     rejected: list[MovementRejection] = field(default_factory=list)
+    inserted: pa.Table | None = field(default=None, compare=False, repr=False)
+    fresh: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +184,7 @@ def _store_candidates(
             result.imported += len(new_rows)
             result.unchanged += unchanged
             result.rejected.extend(rejections)
+            result.fresh = result.fresh and not stored
             return {r.movement_id for r in rejections if r.movement_id is not None}
     raise Conflict("movements are being imported concurrently with these ids; retry the import")
 
@@ -396,6 +413,8 @@ def _import_columnar(
             result.imported += rows.num_rows
             result.unchanged += unchanged
             result.rejected.extend(rejections)
+            result.inserted = rows
+            result.fresh = not stored
             break
         check_stored = True  # a concurrent import stored some of these ids: look them up
     else:
