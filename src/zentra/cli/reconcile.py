@@ -1,4 +1,22 @@
-"""``zentra reconcile``: one-shot reconciliation of two files on the embedded store."""
+"""``zentra reconcile``: one-shot reconciliation of two files on the embedded store.
+
+The command creates a tenant of its own, ingests both files, creates a run and processes it
+itself (what the worker would do, in the worker's context), then drains the worker for anything
+else queued (the run's own job then finds the run processed and only finishes). It reads back
+nothing it still holds:
+
+- the run's sides come from what ingest wrote (``UploadResult.records``,
+  ``ImportResult.inserted``), projected to the columns the store would give
+  (``reconciliation.runs.RunInputs``). Movements are read from the store instead when
+  ``ZENTRA_DATABASE_URL`` names one (a store others may write to), or when the import found
+  some of its movements already stored or took the per-row path;
+- the report comes from the rows the run's processing wrote (``WrittenOutcome``) and the file's
+  records; from the store when the run was processed elsewhere or the file was known.
+
+Stages timed (``--json`` ``seconds``): ``parse`` (read and store both files, create the run),
+``load`` (the run's sides as engine columns), ``match`` (engine, status conflicts, the worker's
+drain), ``persist`` (summaries and the bulk writes), ``report``, ``total``.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +26,37 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from zentra.ingest.service import import_movements, upload_settlement_file
-from zentra.kit.context import system_context
+from zentra.kit.context import ActorContext, system_context
 from zentra.kit.db import Database
 from zentra.kit.errors import InvalidInput
 from zentra.kit.migrate import upgrade_database
-from zentra.matching.rules import DEFAULT_RULESET_NAME
+from zentra.matching.rules import DEFAULT_RULESET_NAME, RulesetDefinition
+from zentra.models import ReconciliationRun
 from zentra.reconciliation import repository
-from zentra.reconciliation.report import write_run_report
+from zentra.reconciliation.report import (
+    stored_report_rows,
+    write_run_report,
+    written_report_rows,
+)
 from zentra.reconciliation.rulesets import parse_definition, publish_ruleset
-from zentra.reconciliation.runs import LedgerWindow, create_run, parse_ledger_window
+from zentra.reconciliation.runs import (
+    LedgerWindow,
+    RunInputs,
+    create_run,
+    movement_inputs,
+    parse_ledger_window,
+    process_run,
+)
 from zentra.tenancy.service import create_tenant
 from zentra.worker.runtime import default_worker
 
@@ -48,20 +80,21 @@ def _window(value: str | None, span: tuple[Any, Any] | None) -> LedgerWindow:
 
 
 @contextmanager
-def _embedded_database() -> Iterator[Database]:
-    """ZENTRA_DATABASE_URL when set, else a temporary SQLite file removed afterwards."""
+def _embedded_database() -> Iterator[tuple[Database, bool]]:
+    """ZENTRA_DATABASE_URL when set, else a temporary SQLite file removed afterwards; and
+    whether the store is the command's alone (the temporary one)."""
     url = os.environ.get("ZENTRA_DATABASE_URL")
     if url:
         database = Database(url)
         try:
-            yield database
+            yield database, False
         finally:
             database.dispose()
         return
     with tempfile.TemporaryDirectory(prefix="zentra-reconcile-") as directory:
         database = Database(f"sqlite:///{Path(directory) / 'zentra.db'}")
         try:
-            yield database
+            yield database, True
         finally:
             database.dispose()
 
@@ -101,6 +134,79 @@ class _Stages:
             self._progress.stop()
 
 
+@dataclass(frozen=True, slots=True)
+class _Ingested:
+    """What ingest leaves for the run: the run, the count of refused rows, the file's
+    ``external_records`` rows as stored (None: the file was known), and the ``movements`` rows
+    stored when they are every movement the tenant has (else None: read the store)."""
+
+    run: ReconciliationRun
+    rejected_rows: int
+    records: pa.Table | None
+    movements: pa.Table | None
+
+
+def _ingest(
+    database: Database,
+    ctx: ActorContext,
+    *,
+    own_store: bool,
+    settlement: Path,
+    movements: Path,
+    provider: str,
+    file_format: str | None,
+    window: str | None,
+    definition: RulesetDefinition | None,
+) -> _Ingested:
+    movement_bytes = movements.read_bytes()
+    settlement_bytes = settlement.read_bytes()
+    with database.unit_of_work(ctx.tenant_id) as session:
+        imported = import_movements(
+            session,
+            ctx,
+            content=movement_bytes,
+            content_type=_movements_content_type(movements, movement_bytes),
+        )
+        uploaded = upload_settlement_file(
+            session,
+            ctx,
+            content=settlement_bytes,
+            provider=provider,
+            filename=settlement.name,
+            format=file_format,
+            file_id=None,
+        )
+        span = repository.movement_date_span(session, ctx.tenant_id, provider)
+        ruleset_name = DEFAULT_RULESET_NAME
+        if definition is not None:
+            ruleset_name = publish_ruleset(session, ctx, "cli", definition).name
+        run = create_run(
+            session,
+            ctx,
+            provider=provider,
+            settlement_file=uploaded.file.id,
+            ledger_window=_window(window, span),
+            owner="finance_ops",
+            ruleset=ruleset_name,
+        )
+    return _Ingested(
+        run=run,
+        rejected_rows=len(uploaded.file.rejected_rows) + len(imported.rejected),
+        records=uploaded.records,
+        # Only a store of our own holds no movements but the ones this import wrote.
+        movements=imported.inserted if own_store and imported.fresh else None,
+    )
+
+
+def _run_inputs(ingested: _Ingested) -> RunInputs:
+    """The run's sides from what ingest wrote, where it holds them."""
+    records, movements = ingested.records, ingested.movements
+    return RunInputs(
+        external=repository.external_columns_of(records) if records is not None else None,
+        internal=movement_inputs(ingested.run, movements) if movements is not None else None,
+    )
+
+
 def run_reconcile(
     *,
     settlement: Path,
@@ -121,53 +227,51 @@ def run_reconcile(
     """
     definition = parse_definition(json.loads(ruleset.read_text())) if ruleset else None
     started = time.perf_counter()
-    with _embedded_database() as database, _Stages(console) as stages:
+    with _embedded_database() as (database, own_store), _Stages(console) as stages:
         upgrade_database(database)
         with database.unit_of_work() as session:
             tenant, _key = create_tenant(session, "reconcile")
         ctx = system_context(tenant.id, "reconcile")
         with stages.stage("parse", "ingest: parse and store both files"):
-            movement_bytes = movements.read_bytes()
-            settlement_bytes = settlement.read_bytes()
-            with database.unit_of_work(tenant.id) as session:
-                imported = import_movements(
-                    session,
-                    ctx,
-                    content=movement_bytes,
-                    content_type=_movements_content_type(movements, movement_bytes),
-                )
-                uploaded = upload_settlement_file(
-                    session,
-                    ctx,
-                    content=settlement_bytes,
-                    provider=provider,
-                    filename=settlement.name,
-                    format=file_format,
-                    file_id=None,
-                )
-                span = repository.movement_date_span(session, tenant.id, provider)
-                ruleset_name = DEFAULT_RULESET_NAME
-                if definition is not None:
-                    ruleset_name = publish_ruleset(session, ctx, "cli", definition).name
-                run = create_run(
-                    session,
-                    ctx,
-                    provider=provider,
-                    settlement_file=uploaded.file.id,
-                    ledger_window=_window(window, span),
-                    owner="finance_ops",
-                    ruleset=ruleset_name,
-                )
+            ingested = _ingest(
+                database,
+                ctx,
+                own_store=own_store,
+                settlement=settlement,
+                movements=movements,
+                provider=provider,
+                file_format=file_format,
+                window=window,
+                definition=definition,
+            )
+        run, rejected_rows, records = ingested.run, ingested.rejected_rows, ingested.records
+        # The report names external rows by these; the rest of the records is not kept.
+        record_names = records.select(["id", "row_id"]) if records is not None else None
         with stages.stage("match", "match and compare: columnar engine"):
+            handing_over = time.perf_counter()
+            inputs = _run_inputs(ingested)
+            handover_seconds = time.perf_counter() - handing_over
+            del ingested, records  # the inputs hold the columns the run needs; free the rest
+            with database.unit_of_work(tenant.id) as session:
+                # As the worker would: its context, its transaction (the job is finished below).
+                written = process_run(
+                    session, system_context(tenant.id, "matcher"), run.id, inputs=inputs
+                ).written
+            del inputs
             default_worker(database, name="reconcile").drain()
         with database.unit_of_work(tenant.id) as session:
             run = repository.get_run(session, tenant.id, run.id) or run
             exception_counts = repository.exception_counts_by_status(session, tenant.id, run.id)
             if output is not None:
                 with stages.stage("report", f"report: write {output}"):
-                    write_run_report(session, run, output)
+                    rows = (
+                        written_report_rows(written, record_names)
+                        if written is not None and record_names is not None
+                        else stored_report_rows(session, run)
+                    )
+                    write_run_report(run, rows, output)
     seconds = {**stages.seconds}
-    seconds["load"] = run.stage_seconds.get("load", 0.0)
+    seconds["load"] = round(handover_seconds + run.stage_seconds.get("load", 0.0), 6)
     seconds["persist"] = run.stage_seconds.get("persist", 0.0)
     seconds["match"] = round(seconds["match"] - seconds["load"] - seconds["persist"], 6)
     seconds["total"] = round(time.perf_counter() - started, 6)
@@ -181,7 +285,7 @@ def run_reconcile(
             "exceptions": sum(exception_counts.values()),
         },
         "exceptions_by_type": run.counts.get("exceptions_by_type", {}),
-        "rejected_rows": len(uploaded.file.rejected_rows) + len(imported.rejected),
+        "rejected_rows": rejected_rows,
         "result_fingerprint": run.result_fingerprint,
         "seconds": seconds,
     }

@@ -11,10 +11,15 @@ Events: each exception announces itself (``reconciliation.exception.opened``). M
 engine are announced once per rule (``reconciliation.match.created`` with the rule, its count and
 where to list them), not once per match: a million-row run would otherwise send a million
 webhooks about one decision.
+
+:func:`persist_outcome` hands back the match, link and exception rows it wrote
+(:class:`WrittenOutcome`), so that the process that wrote them can report on them without
+reading them back (``zentra reconcile --output``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
@@ -55,8 +60,25 @@ def _with_constants(table: pa.Table, **columns: object) -> pa.Table:
     return table
 
 
-def persist_outcome(session: Session, run: ReconciliationRun, outcome: MatchOutcome) -> None:
-    """Write everything the engine decided for ``run`` in the session's transaction."""
+@dataclass(frozen=True, slots=True)
+class WrittenOutcome:
+    """The rows :func:`persist_outcome` wrote for a run, exactly as written, ids included:
+    ``matches`` (``matches`` rows), ``links`` (``match_links`` rows: ``match_id`` with one
+    ``external_record_id`` or one ``movement_id``) and ``exceptions``
+    (``reconciliation_exceptions`` rows, ``status`` and ``owner`` included). What the same
+    transaction changes afterwards (a status conflict's evidence added to its ``details``) is
+    not in them."""
+
+    matches: pa.Table
+    links: pa.Table
+    exceptions: pa.Table
+
+
+def persist_outcome(
+    session: Session, run: ReconciliationRun, outcome: MatchOutcome
+) -> WrittenOutcome:
+    """Write everything the engine decided for ``run`` in the session's transaction; return the
+    match, link and exception rows written."""
     now = utcnow()
     db = duckdb.connect()
     try:
@@ -152,22 +174,12 @@ def persist_outcome(session: Session, run: ReconciliationRun, outcome: MatchOutc
         db.close()
 
     scope = {"tenant_id": run.tenant_id}
-    bulk_insert(
-        session,
-        Match.__table__,  # type: ignore[arg-type]
-        _with_constants(
+    written = WrittenOutcome(
+        matches=_with_constants(
             match_rows, **scope, run_id=run.id, created_by=MATCHER, reason=None, created_at=now
         ),
-    )
-    bulk_insert(
-        session,
-        MatchLink.__table__,  # type: ignore[arg-type]
-        _with_constants(link_rows, **scope, run_id=run.id),
-    )
-    bulk_insert(
-        session,
-        ReconciliationException.__table__,  # type: ignore[arg-type]
-        _with_constants(
+        links=_with_constants(link_rows, **scope, run_id=run.id),
+        exceptions=_with_constants(
             exception_rows,
             **scope,
             run_id=run.id,
@@ -180,6 +192,13 @@ def persist_outcome(session: Session, run: ReconciliationRun, outcome: MatchOutc
             updated_at=now,
             resolved_at=None,
         ),
+    )
+    bulk_insert(session, Match.__table__, written.matches)  # type: ignore[arg-type]
+    bulk_insert(session, MatchLink.__table__, written.links)  # type: ignore[arg-type]
+    bulk_insert(
+        session,
+        ReconciliationException.__table__,  # type: ignore[arg-type]
+        written.exceptions,
     )
     bulk_insert(
         session,
@@ -201,3 +220,4 @@ def persist_outcome(session: Session, run: ReconciliationRun, outcome: MatchOutc
         OutboxEvent.__table__,  # type: ignore[arg-type]
         _with_constants(event_rows, **scope, created_at=now, published_at=None),
     )
+    return written

@@ -1,5 +1,11 @@
 """Queries on runs, matches and the records a run reads. Bulk reads and writes only: nothing
-on the matching path runs one query per record."""
+on the matching path runs one query per record.
+
+A run's two sides come as raw Arrow columns (:data:`EXTERNAL_COLUMNS`, :data:`MOVEMENT_COLUMNS`
+plus ``in_window``) either read from the store (:func:`load_external_columns`,
+:func:`load_movement_columns`) or projected from the rows an ingest just wrote and still holds
+(:func:`external_columns_of`, :func:`movement_columns_of`): the same columns and values, the
+window decided by one function (:func:`movements_in_window`) on both paths."""
 
 from __future__ import annotations
 
@@ -131,6 +137,13 @@ def load_external_columns(session: Session, tenant_id: str, settlement_file_id: 
     return fetch_arrow(session, query, EXTERNAL_COLUMNS)
 
 
+def external_columns_of(records: pa.Table) -> pa.Table:
+    """:func:`load_external_columns`' answer from the ``external_records`` rows of one file as
+    they were inserted (an upload's :attr:`~zentra.ingest.service.files.UploadResult.records`),
+    without reading the store. Rows come in insertion order; a run does not depend on order."""
+    return records.select(EXTERNAL_COLUMNS.names).cast(EXTERNAL_COLUMNS)
+
+
 def load_movement_columns(
     session: Session,
     tenant_id: str,
@@ -159,12 +172,52 @@ def load_movement_columns(
         Movement.occurred_on <= window_to,
     )
     table = fetch_arrow(session, query, MOVEMENT_COLUMNS)
-    occurred = table["occurred_on"]
-    in_window = pc.and_(
-        pc.greater_equal(occurred, pa.scalar(window_from, pa.date32())),
-        pc.less_equal(occurred, pa.scalar(window_to, pa.date32())),
-    )
-    return table.append_column("in_window", in_window)
+    return movements_in_window(table, candidates_from, window_from, window_to)
+
+
+def movement_columns_of(
+    rows: pa.Table,
+    provider: str,
+    candidates_from: date,
+    window_from: date,
+    window_to: date,
+) -> pa.Table:
+    """:func:`load_movement_columns`' answer from ``movements`` rows as they were inserted (a
+    columnar import's :attr:`~zentra.ingest.service.movements.ImportResult.inserted`: metadata
+    as the JSON text written), without reading the store: the provider's rows, then the same
+    window as the query. Only a caller whose store holds no other movements of the tenant may
+    use it. The metadata text is what SQLite hands back; PostgreSQL's ``jsonb`` renders the same
+    JSON value in its own key order and spacing. Rows come in insertion order."""
+    mine = _keep(rows, pc.equal(rows["provider"], pa.scalar(provider, pa.string())))
+    stored_as = {"metadata_json": "metadata"}  # the column's name in the movements table
+    columns = pa.table(
+        {name: mine[stored_as.get(name, name)] for name in MOVEMENT_COLUMNS.names}
+    ).cast(MOVEMENT_COLUMNS)
+    return movements_in_window(columns, candidates_from, window_from, window_to)
+
+
+def movements_in_window(
+    table: pa.Table, candidates_from: date, window_from: date, window_to: date
+) -> pa.Table:
+    """The rows of ``table`` (``MOVEMENT_COLUMNS``) with ``occurred_on`` from ``candidates_from``
+    to ``window_to`` inclusive, with ``in_window`` appended: true for those inside
+    ``[window_from, window_to]``, false for look-back candidates. Both the store's and the
+    in-memory path go through here, so they cannot disagree on a boundary."""
+
+    def between(column: pa.ChunkedArray, first: date, last: date) -> pa.ChunkedArray:
+        return pc.and_(
+            pc.greater_equal(column, pa.scalar(first, pa.date32())),
+            pc.less_equal(column, pa.scalar(last, pa.date32())),
+        )
+
+    kept = _keep(table, between(table["occurred_on"], candidates_from, window_to))
+    return kept.append_column("in_window", between(kept["occurred_on"], window_from, window_to))
+
+
+def _keep(table: pa.Table, mask: pa.ChunkedArray) -> pa.Table:
+    """``table.filter(mask)``, without copying a table the mask keeps whole (the store's rows
+    are in range already; a one-shot's movements are usually all of one provider)."""
+    return table if pc.all(mask, skip_nulls=False).as_py() else table.filter(mask)
 
 
 def exception_counts_by_status(session: Session, tenant_id: str, run_id: str) -> dict[str, int]:

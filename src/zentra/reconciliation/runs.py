@@ -3,6 +3,14 @@
 ``create_run`` answers at once with a run in ``matching`` and a queued job; ``process_run``
 (called by the worker) loads both sides as columns, runs the engine, writes matches and owned
 exceptions in bulk, and moves the run to ``review``. Closing is ``closeout.py``'s.
+
+The worker's ``process_run`` reads both sides from the store: other writers share it, so only
+the store knows what a run covers. ``zentra reconcile`` is the exception: it has just ingested
+both files for a tenant of its own and still holds the rows it wrote, so it hands them over as
+:class:`RunInputs` (built by ``repository.external_columns_of`` and :func:`movement_inputs`:
+the columns the store would give), and gets back the rows written (:class:`ProcessedRun`) to
+write its report from. Everything else ``process_run`` does (state path, events, audit,
+evidence) is the same either way.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from zentra.audit.service import record_audit
@@ -30,7 +39,7 @@ from zentra.models import (
     ReconciliationRun,
 )
 from zentra.reconciliation import repository
-from zentra.reconciliation.persistence import persist_outcome
+from zentra.reconciliation.persistence import WrittenOutcome, persist_outcome
 from zentra.reconciliation.post_close import attach_post_close_adjustments
 from zentra.reconciliation.rulesets import require_ruleset
 from zentra.reconciliation.states import advance_run, state_step
@@ -173,28 +182,84 @@ def retry_run(session: Session, ctx: ActorContext, run_id: str) -> Reconciliatio
     return run
 
 
-def process_run(session: Session, ctx: ActorContext, run_id: str) -> ReconciliationRun:
+@dataclass(frozen=True, slots=True)
+class RunInputs:
+    """A run's sides already in memory, as the store would give them: ``external`` the columns
+    of ``repository.load_external_columns`` for the run's file, ``internal`` those of
+    ``repository.load_movement_columns`` for its provider and window (``in_window`` included).
+    A side left None is read from the store."""
+
+    external: pa.Table | None = None
+    internal: pa.Table | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedRun:
+    """The run after :func:`process_run`, and the rows that call wrote for it (None when it
+    wrote none: the run was not in ``matching``, or it is a dry run)."""
+
+    run: ReconciliationRun
+    written: WrittenOutcome | None
+
+
+_INTERNAL_COLUMNS = repository.MOVEMENT_COLUMNS.append(pa.field("in_window", pa.bool_()))
+
+
+def _candidates_from(run: ReconciliationRun) -> date:
+    """The first day of the run's movements: its window's start less the settlement look-back
+    (a payment settled late is still a candidate, never reported missing by this run)."""
+    return run.window_from - timedelta(days=get_settings().settlement_lookback_days)
+
+
+def movement_inputs(run: ReconciliationRun, rows: pa.Table) -> pa.Table:
+    """:attr:`RunInputs.internal` for ``run`` from ``movements`` rows an import inserted
+    (``ImportResult.inserted``): the run's provider, its window and look-back. Right only when
+    the store holds no other movement of the tenant (see ``repository.movement_columns_of``)."""
+    return repository.movement_columns_of(
+        rows, run.provider, _candidates_from(run), run.window_from, run.window_to
+    )
+
+
+def _require_schema(table: pa.Table, schema: pa.Schema, side: str) -> pa.Table:
+    if not table.schema.equals(schema):
+        raise ValueError(f"preloaded {side} columns are not {schema.names}: {table.schema.names}")
+    return table
+
+
+def process_run(
+    session: Session, ctx: ActorContext, run_id: str, *, inputs: RunInputs | None = None
+) -> ProcessedRun:
     """Match a run in ``matching`` and move it to ``review``; see the module docstring.
 
-    A run that is not in ``matching`` (already processed by an earlier attempt) is left alone.
+    ``inputs`` gives sides already in memory, used instead of reading the store (a side left
+    None is read); a side that is not of the store's columns raises ``ValueError``. A run that
+    is not in ``matching`` (already processed by an earlier attempt) is left alone.
     """
     run = repository.lock_run(session, ctx.tenant_id, run_id)
     if run is None:
         raise NotFound(f"run {run_id} not found")
     if run.status != "matching":
-        return run
+        return ProcessedRun(run, None)
+    inputs = inputs or RunInputs()
     seconds: dict[str, float] = {}
 
     started = time.perf_counter()
-    lookback = timedelta(days=get_settings().settlement_lookback_days)
-    external_raw = repository.load_external_columns(session, ctx.tenant_id, run.settlement_file_id)
-    internal_raw = repository.load_movement_columns(
-        session,
-        ctx.tenant_id,
-        run.provider,
-        run.window_from - lookback,
-        run.window_from,
-        run.window_to,
+    external_raw = (
+        _require_schema(inputs.external, repository.EXTERNAL_COLUMNS, "external")
+        if inputs.external is not None
+        else repository.load_external_columns(session, ctx.tenant_id, run.settlement_file_id)
+    )
+    internal_raw = (
+        _require_schema(inputs.internal, _INTERNAL_COLUMNS, "internal")
+        if inputs.internal is not None
+        else repository.load_movement_columns(
+            session,
+            ctx.tenant_id,
+            run.provider,
+            _candidates_from(run),
+            run.window_from,
+            run.window_to,
+        )
     )
     external, internal = prepare_external(external_raw), prepare_internal(internal_raw)
     seconds["load"] = time.perf_counter() - started
@@ -210,8 +275,9 @@ def process_run(session: Session, ctx: ActorContext, run_id: str) -> Reconciliat
     summary = summarize_run(
         external, internal, internal_raw.select(["movement_id", "content_hash"]), outcome
     )
+    written = None
     if not run.dry_run:
-        persist_outcome(session, run, outcome)
+        written = persist_outcome(session, run, outcome)
         record_status_conflict_evidence(session, run, conflicts)
     run.result_fingerprint = outcome.result_fingerprint
     run.totals = summary.totals
@@ -231,4 +297,4 @@ def process_run(session: Session, ctx: ActorContext, run_id: str) -> Reconciliat
     seconds["persist"] = time.perf_counter() - started
     run.stage_seconds = {stage: round(value, 6) for stage, value in seconds.items()}
     advance_run(session, run, "review", ctx)
-    return run
+    return ProcessedRun(run, written)
