@@ -377,10 +377,16 @@ def list_run_exceptions(
 
 
 def movement_date_span(session: Session, tenant_id: str, provider: str) -> tuple[date, date] | None:
-    """The first and last ``occurred_on`` of the provider's movements, if it has any."""
-    first, last = session.execute(
-        select(func.min(Movement.occurred_on), func.max(Movement.occurred_on)).where(
-            Movement.tenant_id == tenant_id, Movement.provider == provider
-        )
-    ).one()
-    return None if first is None else (first, last)
+    """The first and last ``occurred_on`` of the provider's movements, if it has any.
+
+    Read as the days of the earliest and latest ``occurred_at`` (``occurred_on`` is its UTC
+    day, so it orders the same): two probes at the ends of the provider's time index instead
+    of a scan of every movement (6 s at a million on SQLite)."""
+    scope = select(Movement.occurred_on).where(
+        Movement.tenant_id == tenant_id, Movement.provider == provider
+    )
+    first = session.scalars(scope.order_by(Movement.occurred_at).limit(1)).first()
+    if first is None:
+        return None
+    last = session.scalars(scope.order_by(Movement.occurred_at.desc()).limit(1)).one()
+    return first, last
