@@ -73,6 +73,24 @@ INTERNAL_SCHEMA: Final = pa.schema(
 )
 
 
+_IDS = pa.list_(pa.field("l", pa.string()))  # DuckDB's name for a list's items
+MATCH_SCHEMA: Final = pa.schema(
+    [
+        ("rule", pa.string()),
+        ("kind", pa.string()),
+        ("amount_delta", pa.int64()),
+        ("days_delta", pa.int32()),
+        ("similarity", pa.int32()),
+        ("external_ids", _IDS),
+        ("content_hashes", _IDS),
+        ("movement_ids", _IDS),
+        ("provider_reference", pa.string()),
+        ("currency", pa.string()),
+    ]
+)
+"""The engine's matches, one row per match (``MatchOutcome.matches``)."""
+
+
 def _type_classes(types: pa.ChunkedArray | pa.Array, mapping: dict[str, str]) -> pa.Array:
     keys = pa.array(list(mapping))
     values = pa.array(list(mapping.values()))

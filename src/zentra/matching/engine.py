@@ -16,16 +16,18 @@ broken on natural keys or not at all, so shuffled input and re-runs give the sam
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
 
+from zentra.matching.columns import MATCH_SCHEMA
 from zentra.matching.rules import DEFAULT_RULESET, Rule, RulesetDefinition
 from zentra.matching.stages.exact import run_exact_reference
 from zentra.matching.stages.groups import run_group_key, run_subset_sum
 from zentra.matching.stages.one_to_one import run_amount_date, run_fuzzy
-from zentra.matching.workspace import Workspace
+from zentra.matching.workspace import MEMORY_LIMIT_MIB, Workspace
 
 STAGES: dict[str, Callable[[Workspace, Rule], None]] = {
     "exact_reference": run_exact_reference,
@@ -124,8 +126,9 @@ _NEAREST = (
     ),
 )
 
-# One-row matches (almost all) take their row's content hash by a plain join; matches of several
-# rows gather theirs. Lists are sorted, so the output does not depend on the order of stages.
+# Matches of the rules after exact_reference (which keeps its own in their final shape). One-row
+# matches take their row's content hash by a plain join; matches of several rows gather theirs.
+# Lists are sorted, so the output does not depend on the order of stages.
 _MATCHES_QUERY = """
 WITH hashes AS (
     SELECT m.match_key, list_sort(list(e.content_hash)) AS content_hashes,
@@ -146,6 +149,22 @@ SELECT m.rule, m.kind, m.amount_delta, m.days_delta, m.similarity,
 FROM match_info m JOIN hashes h USING (match_key)
 """
 
+# The records exceptions name, looked up once: a LEFT JOIN of the exceptions with a whole side
+# would build a hash table of that side (measured: +480 MB at 2M rows).
+_EXCEPTION_RECORDS = (
+    """
+    CREATE TEMP TABLE exc_ext AS
+    SELECT id, content_hash, provider_reference, amount_minor, currency FROM ext
+    WHERE id IN (SELECT external_id FROM exc_out
+                 UNION ALL SELECT unnest(candidate_external_ids) FROM exc_out)
+    """,
+    """
+    CREATE TEMP TABLE exc_int AS
+    SELECT movement_id, provider_reference, amount_minor, currency FROM int
+    WHERE movement_id IN (SELECT movement_id FROM exc_out)
+    """,
+)
+
 _EXCEPTIONS_QUERY = """
 SELECT x.type, x.rule, x.external_id, e.content_hash,
        coalesce(e.provider_reference, i.provider_reference) AS provider_reference,
@@ -157,21 +176,22 @@ SELECT x.type, x.rule, x.external_id, e.content_hash,
        x.amount_delta, x.candidate_ids, x.candidate_external_ids,
        coalesce(nr.nearest, nm.nearest) AS nearest
 FROM exc_out x
-LEFT JOIN ext e ON e.id = x.external_id
-LEFT JOIN int i ON i.movement_id = x.movement_id
+LEFT JOIN exc_ext e ON e.id = x.external_id
+LEFT JOIN exc_int i ON i.movement_id = x.movement_id
 LEFT JOIN near_for_rows nr ON nr.external_id = x.external_id
 LEFT JOIN near_for_movements nm ON nm.movement_id = x.movement_id
 ORDER BY x.type, e.content_hash NULLS LAST, x.movement_id NULLS LAST, x.external_id
 """
 
 # The fingerprint covers decisions by natural keys only: content hashes, movement ids,
-# references, types and rules. Each entry is hashed alone; the sorted hashes are hashed together.
-_FINGERPRINT_QUERY = """
+# references, types and rules. Each entry is hashed alone; the sorted hashes are hashed together
+# (streamed in order into one sha256, never concatenated into one string: 64 bytes an entry).
+_DIGESTS_QUERY = """
 WITH batch_hashes AS (
     SELECT x.rowid AS exception_row,
            string_agg(e.content_hash, ';' ORDER BY e.content_hash) AS hashes
     FROM (SELECT rowid, unnest(candidate_external_ids) AS id FROM exc_out) x
-    JOIN ext e USING (id) GROUP BY x.rowid
+    JOIN exc_ext e USING (id) GROUP BY x.rowid
 ),
 entries AS (
     SELECT sha256(concat_ws(chr(31), 'match', rule, kind,
@@ -183,11 +203,12 @@ entries AS (
                             coalesce(e.content_hash, ''), coalesce(x.movement_id, ''),
                             array_to_string(x.candidate_ids, ';'), coalesce(b.hashes, '')
                             )) AS digest
-    FROM exc_out x LEFT JOIN ext e ON e.id = x.external_id
+    FROM exc_out x LEFT JOIN exc_ext e ON e.id = x.external_id
     LEFT JOIN batch_hashes b ON b.exception_row = x.rowid
 )
-SELECT sha256(coalesce(string_agg(digest, '' ORDER BY digest), '')) FROM entries
+SELECT digest FROM entries ORDER BY digest
 """
+_DIGEST_BATCH_ROWS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,23 +234,46 @@ def match_records(
     ruleset: RulesetDefinition = DEFAULT_RULESET,
     *,
     threads: int | None = None,
+    partitions: int | None = None,
+    memory_limit_mib: int | None = MEMORY_LIMIT_MIB,
 ) -> MatchOutcome:
     """Match provider rows to movements with ``ruleset``; see the module docstring.
 
     ``external`` and ``internal`` have the columns of ``EXTERNAL_SCHEMA`` and
-    ``INTERNAL_SCHEMA``. ``threads`` fixes DuckDB's thread count (results never depend on it).
+    ``INTERNAL_SCHEMA``; provider rows with equal ``content_hash`` have equal content. The
+    result never depends on the tuning arguments: ``threads`` fixes DuckDB's thread count,
+    ``partitions`` the number of reference-hash partitions of the ``exact_reference`` stage
+    (default: from the input size, see ``EXACT_ROWS_PER_PARTITION``), ``memory_limit_mib`` the
+    memory DuckDB may use before it spills to a temporary directory (None: DuckDB's default).
     """
-    ws = Workspace(external, internal, threads)
+    ws = Workspace(
+        external,
+        internal,
+        threads,
+        memory_limit_mib=memory_limit_mib,
+        exact_partitions=partitions,
+    )
     try:
         for rule in ruleset.rules:
             STAGES[rule.kind](ws, rule)
             ws.settle()
-        for statement in _FINAL + _NEAREST:
+        for statement in _FINAL + _NEAREST + _EXCEPTION_RECORDS:
             ws.execute(statement)
-        ws.execute(f"CREATE TEMP TABLE matches_out AS {_MATCHES_QUERY}")
-        matches = ws.arrow("SELECT * FROM matches_out")
+        matches = pa.concat_tables([*ws.final_matches, ws.arrow(_MATCHES_QUERY).cast(MATCH_SCHEMA)])
+        ws.final_matches.clear()
+        ws.drop("match_info")
+        ws.connection.register("matches_out", matches)
         exceptions = ws.arrow(_EXCEPTIONS_QUERY)
-        fingerprint = str(ws.scalar(_FINGERPRINT_QUERY))
+        fingerprint = _fingerprint(ws)
     finally:
         ws.close()
     return MatchOutcome(matches, exceptions, fingerprint)
+
+
+def _fingerprint(ws: Workspace) -> str:
+    """sha256 (hex) of the concatenated entry digests in ascending order."""
+    digest = hashlib.sha256()
+    with ws.connection.sql(_DIGESTS_QUERY).to_arrow_reader(_DIGEST_BATCH_ROWS) as reader:
+        for batch in reader:
+            digest.update("".join(batch.column(0).to_pylist()).encode())
+    return digest.hexdigest()

@@ -8,6 +8,9 @@ Tables (all temporary):
   rebuilds the open sets without them (an anti-join on what is left, so after the first stage,
   which decides most records, every later stage works on a small table);
 - ``match_info``: one row per match: rule, cardinality, the external and movement ids, deltas;
+  the ``exact_reference`` stage, which decides most records, writes its matches in their final
+  shape (:data:`MATCH_SCHEMA`) to :attr:`Workspace.final_matches` instead, partition by
+  partition, so that they are never held twice;
 - ``exc_out``: exceptions a stage decided (type, the row or movement, candidates);
 - ``notes``: ambiguities (a row and a candidate that fit as well as another) that a later stage
   may still resolve; what is left of them at the end becomes ``ambiguous_match``.
@@ -15,10 +18,28 @@ Tables (all temporary):
 
 from __future__ import annotations
 
+import math
+import tempfile
+from typing import Final
+
 import duckdb
 import pyarrow as pa
 
-from zentra.matching.columns import EXTERNAL_SCHEMA, INTERNAL_SCHEMA
+from zentra.matching.columns import EXTERNAL_SCHEMA, INTERNAL_SCHEMA, MATCH_SCHEMA
+
+MEMORY_LIMIT_MIB: Final = 1024
+"""DuckDB's memory limit for one run: past it, operators and temporary tables spill to the
+workspace's own temporary directory instead of growing (measured in ADR 0004)."""
+
+EXACT_ROWS_PER_PARTITION: Final = 500_000
+"""Input rows (both sides together) per partition of the ``exact_reference`` stage: its
+working tables for one partition stay a few hundred MB whatever the size of the run."""
+
+
+def exact_partitions_for(rows: int) -> int:
+    """How many reference-hash partitions the exact stage uses for ``rows`` input rows."""
+    return max(1, math.ceil(rows / EXACT_ROWS_PER_PARTITION))
+
 
 _SETUP = (
     "CREATE TEMP VIEW e_open AS SELECT * FROM ext",
@@ -40,10 +61,36 @@ _SETUP = (
 
 
 class Workspace:
-    """A DuckDB connection with both sides loaded and the decision tables created."""
+    """A DuckDB connection with both sides loaded and the decision tables created.
 
-    def __init__(self, external: pa.Table, internal: pa.Table, threads: int | None) -> None:
+    ``threads`` fixes DuckDB's thread count; ``memory_limit_mib`` bounds its memory, spilling to
+    a temporary directory the workspace owns and removes on :meth:`close` (None leaves DuckDB's
+    default, a share of the machine's memory); ``exact_partitions`` is the number of
+    reference-hash partitions of the ``exact_reference`` stage (None: one per
+    :data:`EXACT_ROWS_PER_PARTITION` input rows).
+    """
+
+    def __init__(
+        self,
+        external: pa.Table,
+        internal: pa.Table,
+        threads: int | None,
+        *,
+        memory_limit_mib: int | None = MEMORY_LIMIT_MIB,
+        exact_partitions: int | None = None,
+    ) -> None:
+        if exact_partitions is not None and exact_partitions < 1:
+            raise ValueError("exact_partitions must be at least 1")
+        self.exact_partitions = exact_partitions or exact_partitions_for(
+            external.num_rows + internal.num_rows
+        )
+        self.final_matches: list[pa.Table] = []
+        self._spill = tempfile.TemporaryDirectory(prefix="zentra-matching-")
         self.connection = duckdb.connect()
+        spill_path = self._spill.name.replace("'", "''")
+        self.connection.execute(f"SET temp_directory = '{spill_path}'")
+        if memory_limit_mib is not None:
+            self.connection.execute(f"SET memory_limit = '{int(memory_limit_mib)}MiB'")
         if threads is not None:
             self.connection.execute(f"SET threads TO {int(threads)}")
         external = external.select(EXTERNAL_SCHEMA.names).cast(EXTERNAL_SCHEMA)
@@ -79,6 +126,11 @@ class Workspace:
         )
         self.close_external(f"SELECT external_id FROM {accepted}")
         self.close_internal(f"SELECT movement_id FROM {accepted}")
+
+    def record_final_matches(self, query: str) -> None:
+        """Keep the matches ``query`` returns, in the columns of :data:`MATCH_SCHEMA`, as part
+        of the result. The caller closes their records."""
+        self.final_matches.append(self.arrow(query).cast(MATCH_SCHEMA))
 
     def record_groups(self, rule: str, kind: str, table: str) -> None:
         """Record matches of several records from ``table`` (external_ids, movement_ids,
@@ -121,6 +173,14 @@ class Workspace:
             self.execute(f"DELETE FROM {closing}")
         self._open_are_views = False
 
+    def drop(self, *tables: str) -> None:
+        """Drop working tables a stage no longer needs, so their memory is free for the next."""
+        for table in tables:
+            self.execute(f"DROP TABLE IF EXISTS {table}")
+
     def close(self) -> None:
-        """Release the connection."""
-        self.connection.close()
+        """Release the connection and remove what it spilled."""
+        try:
+            self.connection.close()
+        finally:
+            self._spill.cleanup()

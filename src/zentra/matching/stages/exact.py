@@ -11,6 +11,11 @@ a reference that has movements are decided here, because a reference is an expli
 - anything else: ``ambiguous_match`` naming the candidates.
 
 Rows whose reference no movement carries stay open for the later rules.
+
+Every decision above is taken among records of one reference key (rows with equal content
+hashes have equal content, hence equal keys), so the stage runs per partition of the key's hash,
+``hash(key) % P`` on both sides, and a partition's working tables are dropped before the next:
+its memory is that of one partition, and the result is the same for every ``P``.
 """
 
 from __future__ import annotations
@@ -29,26 +34,53 @@ def _reference(rule: Rule, side: Side, alias: str) -> str:
     return key_sql(field_sql(side, field, alias))
 
 
+_WORKING_TABLES = (
+    "x_e_keys",
+    "x_i_keys",
+    "x_e",
+    "x_i",
+    "x_exact",
+    "x_i_left",
+    "x_groups",
+    "x_flagged",
+    "x_decided",
+)
+
+
+def _in_partition(key: str, partition: int, partitions: int) -> str:
+    return "TRUE" if partitions == 1 else f"hash({key}) % {partitions} = {partition}"
+
+
 def run_exact_reference(ws: Workspace, rule: Rule) -> None:
-    """Apply an ``exact_reference`` rule; see the module docstring."""
+    """Apply an ``exact_reference`` rule, one reference-hash partition at a time; see the
+    module docstring."""
     e_ref, i_ref = _reference(rule, "external", "e"), _reference(rule, "internal", "i")
-    name = rule.name
-    ws.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE x_e_keys AS
-        SELECT e.id, e.content_hash, {e_ref} AS rk, e.type_class, e.currency, e.signed_amount,
-               e.booked_on
-        FROM e_open e WHERE {e_ref} <> ''
-        """
-    )
-    ws.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE x_i_keys AS
-        SELECT i.movement_id, {i_ref} AS rk, i.type_class, i.currency, i.signed_amount,
-               i.occurred_on
-        FROM i_open i WHERE {i_ref} <> ''
-        """
-    )
+    partitions = ws.exact_partitions
+    for partition in range(partitions):
+        ws.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE x_e_keys AS
+            SELECT e.id, e.content_hash, {e_ref} AS rk, e.type_class, e.currency,
+                   e.signed_amount, e.booked_on, e.provider_reference
+            FROM e_open e
+            WHERE {e_ref} <> '' AND {_in_partition(e_ref, partition, partitions)}
+            """
+        )
+        ws.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE x_i_keys AS
+            SELECT i.movement_id, {i_ref} AS rk, i.type_class, i.currency, i.signed_amount,
+                   i.occurred_on
+            FROM i_open i
+            WHERE {i_ref} <> '' AND {_in_partition(i_ref, partition, partitions)}
+            """
+        )
+        _decide_partition(ws, rule.name)
+        ws.drop(*_WORKING_TABLES)
+
+
+def _decide_partition(ws: Workspace, name: str) -> None:
+    """Match, classify and close the records of ``x_e_keys`` and ``x_i_keys``."""
     # Occurrence ranks pair up repeated keys. Almost every key is unique on its side: those
     # rank 1 without a sort; only repeated keys are ranked by a window.
     for table, order in (("x_e", "content_hash, id"), ("x_i", "movement_id")):
@@ -72,7 +104,7 @@ def run_exact_reference(ws: Workspace, rule: Rule) -> None:
         SELECT e.id AS external_id, i.movement_id, e.content_hash, e.rk, e.type_class,
                e.signed_amount - i.signed_amount AS amount_delta,
                date_diff('day', i.occurred_on, e.booked_on) AS days_delta,
-               NULL::INTEGER AS similarity
+               e.provider_reference, currency
         FROM x_e e JOIN x_i i USING (rk, type_class, currency, signed_amount, occ)
         """
     )
@@ -137,6 +169,15 @@ def run_exact_reference(ws: Workspace, rule: Rule) -> None:
         FROM x_decided
         """
     )
-    ws.record_one_to_one(name, "x_exact")
+    ws.record_final_matches(
+        f"""
+        SELECT '{name}' AS rule, '1:1' AS kind, amount_delta, days_delta, NULL AS similarity,
+               [external_id] AS external_ids, [content_hash] AS content_hashes,
+               [movement_id] AS movement_ids, provider_reference, currency
+        FROM x_exact
+        """
+    )
+    ws.close_external("SELECT external_id FROM x_exact")
+    ws.close_internal("SELECT movement_id FROM x_exact")
     ws.close_external("SELECT id FROM x_decided")
     ws.close_internal("SELECT unnest(candidate_ids) FROM x_decided WHERE NOT is_duplicate")
