@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -255,3 +258,22 @@ def test_the_default_memory_limit_is_the_engines_not_duckdbs() -> None:
 def test_partition_count_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         empty_workspace(exact_partitions=0)
+
+
+@pytest.mark.parametrize(
+    ("external", "options"),
+    [
+        (pa.table({"id": ["e1"]}), {}),  # not the engine's columns
+        (EXTERNAL_SCHEMA.empty_table(), {"threads": 0}),  # refused by DuckDB once connected
+    ],
+)
+def test_a_workspace_that_fails_to_set_up_leaves_no_spill_directory(
+    external: pa.Table,
+    options: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises((KeyError, duckdb.Error)):
+        match_records(external, INTERNAL_SCHEMA.empty_table(), **options)
+    assert list(tmp_path.iterdir()) == []

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from contextlib import ExitStack
 from typing import Final
 
 import duckdb
@@ -85,21 +86,26 @@ class Workspace:
             external.num_rows + internal.num_rows
         )
         self.final_matches: list[pa.Table] = []
-        self._spill = tempfile.TemporaryDirectory(prefix="zentra-matching-")
-        self.connection = duckdb.connect()
-        spill_path = self._spill.name.replace("'", "''")
-        self.connection.execute(f"SET temp_directory = '{spill_path}'")
-        if memory_limit_mib is not None:
-            self.connection.execute(f"SET memory_limit = '{int(memory_limit_mib)}MiB'")
-        if threads is not None:
-            self.connection.execute(f"SET threads TO {int(threads)}")
         external = external.select(EXTERNAL_SCHEMA.names).cast(EXTERNAL_SCHEMA)
         internal = internal.select(INTERNAL_SCHEMA.names).cast(INTERNAL_SCHEMA)
-        self.connection.register("ext", external)
-        self.connection.register("int", internal)
-        self._open_are_views = True
-        for statement in _SETUP:
-            self.connection.execute(statement)
+        # A workspace that fails to set up is never closed by its caller: release what it made.
+        with ExitStack() as undo:
+            self._spill = tempfile.TemporaryDirectory(prefix="zentra-matching-")
+            undo.callback(self._spill.cleanup)
+            self.connection = duckdb.connect()
+            undo.callback(self.connection.close)
+            spill_path = self._spill.name.replace("'", "''")
+            self.connection.execute(f"SET temp_directory = '{spill_path}'")
+            if memory_limit_mib is not None:
+                self.connection.execute(f"SET memory_limit = '{int(memory_limit_mib)}MiB'")
+            if threads is not None:
+                self.connection.execute(f"SET threads TO {int(threads)}")
+            self.connection.register("ext", external)
+            self.connection.register("int", internal)
+            self._open_are_views = True
+            for statement in _SETUP:
+                self.connection.execute(statement)
+            undo.pop_all()
 
     def execute(self, sql: str, parameters: list[object] | None = None) -> None:
         """Run one statement (DDL or DML)."""
