@@ -15,7 +15,10 @@ Rows whose reference no movement carries stay open for the later rules.
 Every decision above is taken among records of one reference key (rows with equal content
 hashes have equal content, hence equal keys), so the stage runs per partition of the key's hash,
 ``hash(key) % P`` on both sides, and a partition's working tables are dropped before the next:
-its memory is that of one partition, and the result is the same for every ``P``.
+its memory is that of one partition, and the result is the same for every ``P``. Each key is
+computed once (a ``metadata.<key>`` costs a JSON extraction per row), with its partition, into a
+table sorted by partition: a partition then reads only its own blocks of it (DuckDB skips the
+others by their min/max), so ``P`` partitions cost one pass over the open records, not ``P``.
 """
 
 from __future__ import annotations
@@ -47,36 +50,50 @@ _WORKING_TABLES = (
 )
 
 
-def _in_partition(key: str, partition: int, partitions: int) -> str:
-    return "TRUE" if partitions == 1 else f"hash({key}) % {partitions} = {partition}"
+_EXTERNAL_KEYS = """
+SELECT e.id, e.content_hash, {ref} AS rk, e.type_class, e.currency, e.signed_amount,
+       e.booked_on, e.provider_reference
+FROM e_open e WHERE {ref} <> ''
+"""
+_INTERNAL_KEYS = """
+SELECT i.movement_id, {ref} AS rk, i.type_class, i.currency, i.signed_amount, i.occurred_on
+FROM i_open i WHERE {ref} <> ''
+"""
 
 
 def run_exact_reference(ws: Workspace, rule: Rule) -> None:
     """Apply an ``exact_reference`` rule, one reference-hash partition at a time; see the
     module docstring."""
-    e_ref, i_ref = _reference(rule, "external", "e"), _reference(rule, "internal", "i")
+    keys = {
+        "x_e": _EXTERNAL_KEYS.format(ref=_reference(rule, "external", "e")),
+        "x_i": _INTERNAL_KEYS.format(ref=_reference(rule, "internal", "i")),
+    }
     partitions = ws.exact_partitions
-    for partition in range(partitions):
-        ws.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE x_e_keys AS
-            SELECT e.id, e.content_hash, {e_ref} AS rk, e.type_class, e.currency,
-                   e.signed_amount, e.booked_on, e.provider_reference
-            FROM e_open e
-            WHERE {e_ref} <> '' AND {_in_partition(e_ref, partition, partitions)}
-            """
-        )
-        ws.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE x_i_keys AS
-            SELECT i.movement_id, {i_ref} AS rk, i.type_class, i.currency, i.signed_amount,
-                   i.occurred_on
-            FROM i_open i
-            WHERE {i_ref} <> '' AND {_in_partition(i_ref, partition, partitions)}
-            """
-        )
+    if partitions == 1:
+        for side, query in keys.items():
+            ws.execute(f"CREATE OR REPLACE TEMP TABLE {side}_keys AS {query}")
         _decide_partition(ws, rule.name)
         ws.drop(*_WORKING_TABLES)
+        return
+    for side, query in keys.items():
+        ws.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {side}_all AS
+            SELECT * FROM (SELECT *, hash(rk) % {partitions} AS part FROM ({query}))
+            ORDER BY part
+            """
+        )
+    for partition in range(partitions):
+        for side in keys:
+            ws.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE {side}_keys AS
+                SELECT * EXCLUDE (part) FROM {side}_all WHERE part = {partition}
+                """
+            )
+        _decide_partition(ws, rule.name)
+        ws.drop(*_WORKING_TABLES)
+    ws.drop(*(f"{side}_all" for side in keys))
 
 
 def _decide_partition(ws: Workspace, name: str) -> None:
