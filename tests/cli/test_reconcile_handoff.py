@@ -16,7 +16,7 @@ from zentra.cli.reconcile import run_reconcile
 from zentra.ingest.service import import_movements, upload_settlement_file
 from zentra.kit.context import system_context
 from zentra.kit.db import Database
-from zentra.reconciliation import repository
+from zentra.reconciliation import repository, runs
 from zentra.reconciliation.report import stored_report_rows, write_run_report
 from zentra.reconciliation.runs import create_run, parse_ledger_window
 from zentra.tenancy.service import create_tenant
@@ -186,5 +186,35 @@ def test_on_a_named_store_movements_are_read_from_it(
     reads = _count_store_reads(monkeypatch)
     summary = _one_shot(dataset, tmp_path / "one-shot", capsys)
     assert reads == {**dict.fromkeys(STORE_READS, 0), "load_movement_columns": 1}
+    _assert_same_results(summary, reference)
+    _assert_same_files(tmp_path / "one-shot", tmp_path / "reference")
+
+
+def test_when_the_handed_over_run_fails_the_worker_processes_it_from_the_store(
+    db: Database,
+    dataset: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Nothing of the failed attempt is committed; the worker's own attempt reads both sides
+    from the store and the command ends as it would have without the hand-off."""
+    reference = _store_path(db, dataset, tmp_path / "reference")
+    monkeypatch.delenv("ZENTRA_DATABASE_URL", raising=False)
+    engine = runs.match_records
+    attempts: list[int] = []
+
+    def failing_once(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(len(attempts))
+        if len(attempts) == 1:
+            raise RuntimeError("engine out of memory")
+        return engine(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "match_records", failing_once)
+    reads = _count_store_reads(monkeypatch)
+    summary = _one_shot(dataset, tmp_path / "one-shot", capsys)
+    assert attempts == [0, 1]
+    assert reads["load_external_columns"] == 1
+    assert reads["load_movement_columns"] == 1
     _assert_same_results(summary, reference)
     _assert_same_files(tmp_path / "one-shot", tmp_path / "reference")

@@ -21,6 +21,7 @@ drain), ``persist`` (summaries and the bulk writes), ``report``, ``total``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import time
@@ -43,6 +44,7 @@ from zentra.kit.migrate import upgrade_database
 from zentra.matching.rules import DEFAULT_RULESET_NAME, RulesetDefinition
 from zentra.models import ReconciliationRun
 from zentra.reconciliation import repository
+from zentra.reconciliation.persistence import WrittenOutcome
 from zentra.reconciliation.report import (
     stored_report_rows,
     write_run_report,
@@ -59,6 +61,8 @@ from zentra.reconciliation.runs import (
 )
 from zentra.tenancy.service import create_tenant
 from zentra.worker.runtime import default_worker
+
+logger = logging.getLogger(__name__)
 
 
 def _movements_content_type(path: Path, content: bytes) -> str:
@@ -207,6 +211,23 @@ def _run_inputs(ingested: _Ingested) -> RunInputs:
     )
 
 
+def _process_handed_over(
+    database: Database, run: ReconciliationRun, inputs: RunInputs
+) -> WrittenOutcome | None:
+    """Process the run as the worker would (its context, its transaction; its job is finished
+    by the drain that follows) and return the rows written. If that fails, nothing of it was
+    committed: the run is left to the worker's own attempts, which retry it from the store
+    and record a final failure on the run exactly as for any other run (None: no rows)."""
+    try:
+        with database.unit_of_work(run.tenant_id) as session:
+            return process_run(
+                session, system_context(run.tenant_id, "matcher"), run.id, inputs=inputs
+            ).written
+    except Exception:  # the worker's attempts decide, and record, what becomes of the run
+        logger.exception("run %s: processing the handed-over inputs failed", run.id)
+        return None
+
+
 def run_reconcile(
     *,
     settlement: Path,
@@ -252,11 +273,7 @@ def run_reconcile(
             inputs = _run_inputs(ingested)
             handover_seconds = time.perf_counter() - handing_over
             del ingested, records  # the inputs hold the columns the run needs; free the rest
-            with database.unit_of_work(tenant.id) as session:
-                # As the worker would: its context, its transaction (the job is finished below).
-                written = process_run(
-                    session, system_context(tenant.id, "matcher"), run.id, inputs=inputs
-                ).written
+            written = _process_handed_over(database, run, inputs)
             del inputs
             default_worker(database, name="reconcile").drain()
         with database.unit_of_work(tenant.id) as session:

@@ -195,7 +195,12 @@ def _indexes_built_after(driver: Any, table: Table, row_count: int) -> Iterator[
     """Around a load of ``row_count`` rows into ``table``: when the table is empty and the load
     large, drop its named indexes before and create them again after (see the module
     docstring). The statements come from ``sqlite_master``, so each index is rebuilt exactly
-    as its migration made it (partial and unique ones included)."""
+    as its migration made it (partial and unique ones included).
+
+    If the load raises, the indexes are *not* rebuilt (the rows half written may not even fit a
+    unique one): the caller must roll back the transaction or the savepoint around the load,
+    which restores them, as every caller of :func:`bulk_insert` must after a failure anyway.
+    Committing instead would keep the table without its indexes and their guarantees."""
     if row_count < DEFERRED_INDEX_MIN_ROWS or _has_rows(driver, table):
         yield
         return
