@@ -15,10 +15,15 @@ Rows whose reference no movement carries stay open for the later rules.
 Every decision above is taken among records of one reference key (rows with equal content
 hashes have equal content, hence equal keys), so the stage runs per partition of the key's hash,
 ``hash(key) % P`` on both sides, and a partition's working tables are dropped before the next:
-its memory is that of one partition, and the result is the same for every ``P``. Each key is
-computed once (a ``metadata.<key>`` costs a JSON extraction per row), with its partition, into a
-table sorted by partition: a partition then reads only its own blocks of it (DuckDB skips the
-others by their min/max), so ``P`` partitions cost one pass over the open records, not ``P``.
+its memory is that of one partition, and the result is the same for every ``P``.
+
+How a partition finds its records depends on the key. The stored ``reference_key`` is hashed
+as the open records are read, partition after partition: a scan of one column, about 25 ms per
+million rows, and nothing held beyond the partition. Any other key (a ``metadata.<key>`` or a
+text field: JSON extraction and normalisation per row) is computed once, with its partition,
+into a table sorted by partition, of which each partition reads only its own blocks (DuckDB
+skips the others by their min/max): one computation instead of ``P``, for the memory of that
+table (spilled past the workspace's limit).
 """
 
 from __future__ import annotations
@@ -69,31 +74,32 @@ def run_exact_reference(ws: Workspace, rule: Rule) -> None:
         "x_i": _INTERNAL_KEYS.format(ref=_reference(rule, "internal", "i")),
     }
     partitions = ws.exact_partitions
-    if partitions == 1:
+    computed_once = partitions > 1 and rule.reference_field != "provider_reference"
+    if computed_once:
         for side, query in keys.items():
-            ws.execute(f"CREATE OR REPLACE TEMP TABLE {side}_keys AS {query}")
-        _decide_partition(ws, rule.name)
-        ws.drop(*_WORKING_TABLES)
-        return
-    for side, query in keys.items():
-        ws.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE {side}_all AS
-            SELECT * FROM (SELECT *, hash(rk) % {partitions} AS part FROM ({query}))
-            ORDER BY part
-            """
-        )
-    for partition in range(partitions):
-        for side in keys:
             ws.execute(
                 f"""
-                CREATE OR REPLACE TEMP TABLE {side}_keys AS
-                SELECT * EXCLUDE (part) FROM {side}_all WHERE part = {partition}
+                CREATE OR REPLACE TEMP TABLE {side}_all AS
+                SELECT * FROM (SELECT *, hash(rk) % {partitions} AS part FROM ({query}))
+                ORDER BY part
                 """
             )
+    for partition in range(partitions):
+        for side, query in keys.items():
+            source = (
+                f"SELECT * EXCLUDE (part) FROM {side}_all WHERE part = {partition}"
+                if computed_once
+                else f"SELECT * FROM ({query}) WHERE {_in_partition(partition, partitions)}"
+            )
+            ws.execute(f"CREATE OR REPLACE TEMP TABLE {side}_keys AS {source}")
         _decide_partition(ws, rule.name)
         ws.drop(*_WORKING_TABLES)
-    ws.drop(*(f"{side}_all" for side in keys))
+    if computed_once:
+        ws.drop(*(f"{side}_all" for side in keys))
+
+
+def _in_partition(partition: int, partitions: int) -> str:
+    return "TRUE" if partitions == 1 else f"hash(rk) % {partitions} = {partition}"
 
 
 def _decide_partition(ws: Workspace, name: str) -> None:
