@@ -3,6 +3,8 @@ accounts for, and a manifest hash of those movements. Computed over whole column
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from zentra.matching.engine import MatchOutcome
+from zentra.matching.workspace import MEMORY_LIMIT_MIB
 
 _INVOLVED = """
 CREATE TEMP TABLE involved AS
@@ -36,13 +39,14 @@ FROM provider p FULL OUTER JOIN ledger l USING (currency)
 ORDER BY currency
 """
 
-# sha256 over "movement_id US content_hash LF" lines of the involved movements, in id order.
-_MANIFEST = """
-SELECT count(*),
-       sha256(coalesce(string_agg(h.movement_id || chr(31) || h.content_hash || chr(10), ''
-                                  ORDER BY h.movement_id), ''))
+# sha256 over "movement_id US content_hash LF" lines of the involved movements, in id order,
+# streamed into one digest (never one string of every line: 90 bytes a movement).
+_MANIFEST_LINES = """
+SELECT h.movement_id || chr(31) || h.content_hash || chr(10)
 FROM hashes h SEMI JOIN involved USING (movement_id)
+ORDER BY h.movement_id
 """
+_MANIFEST_BATCH_ROWS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +65,35 @@ def summarize_run(
 ) -> RunSummary:
     """Summarize a run from the engine's inputs and outcome. ``content_hashes`` has the columns
     ``movement_id`` and ``content_hash`` of the internal records."""
-    db = duckdb.connect()
-    try:
-        db.register("ext", external)
-        db.register("int", internal)
-        db.register("hashes", content_hashes)
-        db.register("matches", outcome.matches)
-        db.register("exceptions", outcome.exceptions)
-        db.execute(_INVOLVED)
-        totals = db.sql(_TOTALS).to_arrow_table().to_pylist()
-        count, manifest = db.sql(_MANIFEST).fetchall()[0]
-        by_type = dict(
-            db.sql("SELECT type, count(*) FROM exceptions GROUP BY type ORDER BY type").fetchall()
+    # Bounded like the engine's workspace: past the limit DuckDB spills to a directory of ours.
+    with tempfile.TemporaryDirectory(prefix="zentra-summary-") as spill:
+        db = duckdb.connect(
+            config={"memory_limit": f"{MEMORY_LIMIT_MIB}MiB", "temp_directory": spill}
         )
-    finally:
-        db.close()
-    return RunSummary(
-        totals, int(count), str(manifest), {str(k): int(v) for k, v in by_type.items()}
-    )
+        try:
+            db.register("ext", external)
+            db.register("int", internal)
+            db.register("hashes", content_hashes)
+            db.register("matches", outcome.matches)
+            db.register("exceptions", outcome.exceptions)
+            db.execute(_INVOLVED)
+            totals = db.sql(_TOTALS).to_arrow_table().to_pylist()
+            count, manifest = _manifest(db)
+            by_type = dict(
+                db.sql(
+                    "SELECT type, count(*) FROM exceptions GROUP BY type ORDER BY type"
+                ).fetchall()
+            )
+        finally:
+            db.close()
+    return RunSummary(totals, count, manifest, {str(k): int(v) for k, v in by_type.items()})
+
+
+def _manifest(db: duckdb.DuckDBPyConnection) -> tuple[int, str]:
+    """How many movements the run accounts for, and the sha256 (hex) of their manifest."""
+    digest, count = hashlib.sha256(), 0
+    with db.sql(_MANIFEST_LINES).to_arrow_reader(_MANIFEST_BATCH_ROWS) as reader:
+        for batch in reader:
+            count += batch.num_rows
+            digest.update("".join(batch.column(0).to_pylist()).encode())
+    return count, digest.hexdigest()
