@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -15,9 +15,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from zentra.models.base import Base, JSONType, TenantScoped
 
@@ -118,3 +120,13 @@ class Movement(TenantScoped, Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+    @classmethod
+    def occurred_between(cls, first_day: date, last_day: date) -> ColumnElement[bool]:
+        """``occurred_on`` from ``first_day`` to ``last_day`` (UTC days, inclusive), written as
+        a range of ``occurred_at`` (``occurred_on`` is its UTC day): with the tenant and the
+        provider, ``ix_movements_provider_time`` then reads only those days, not the provider's
+        whole history."""
+        start = datetime.combine(first_day, time.min, tzinfo=UTC)
+        end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=UTC)
+        return and_(cls.occurred_at >= start, cls.occurred_at < end)

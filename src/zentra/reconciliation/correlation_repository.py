@@ -143,8 +143,7 @@ def movements_with_status(
         .where(
             Movement.tenant_id == tenant_id,
             Movement.provider == provider,
-            Movement.occurred_on >= day_from,
-            Movement.occurred_on <= day_to,
+            Movement.occurred_between(day_from, day_to),
             func.lower(Movement.status).in_(sorted(statuses)),
         )
         .order_by(Movement.movement_id)

@@ -168,8 +168,7 @@ def load_movement_columns(
     ).where(
         Movement.tenant_id == tenant_id,
         Movement.provider == provider,
-        Movement.occurred_on >= candidates_from,
-        Movement.occurred_on <= window_to,
+        Movement.occurred_between(candidates_from, window_to),
     )
     table = fetch_arrow(session, query, MOVEMENT_COLUMNS)
     return movements_in_window(table, candidates_from, window_from, window_to)

@@ -159,7 +159,7 @@ def intents_routed_on(session: Session, tenant_id: str, rail: str, day: date) ->
             Intent.rail == rail,
             Intent.status == "evidenced",
             Movement.provider == rail,
-            Movement.occurred_on == day,
+            Movement.occurred_between(day, day),
         )
         .order_by(Intent.id)
     )
