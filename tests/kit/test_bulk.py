@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pyarrow as pa
 import pytest
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from tests.conftest import TenantHandle, make_tenant
 from zentra.kit.bulk import bulk_insert, json_text, utc_timestamps
@@ -175,6 +178,19 @@ def _index_definitions(db: Database) -> list[tuple[str, str]]:
         ]
 
 
+@contextmanager
+def _traced(session: Session) -> Iterator[list[str]]:
+    """The SQL statements SQLite runs on the session's connection inside the block."""
+    statements: list[str] = []
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    driver.set_trace_callback(statements.append)
+    try:
+        yield statements
+    finally:
+        driver.set_trace_callback(None)
+
+
 def test_a_large_load_into_an_empty_sqlite_table_rebuilds_the_same_indexes(
     sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,13 +198,8 @@ def test_a_large_load_into_an_empty_sqlite_table_rebuilds_the_same_indexes(
     tenant = make_tenant(sqlite_db, "bulk")
     before = _index_definitions(sqlite_db)
     assert "uq_movements_tenant_id_movement_id" in {name for name, _sql in before}
-    statements: list[str] = []
-    with sqlite_db.unit_of_work(tenant.tenant_id) as session:
-        driver = session.connection().connection.driver_connection
-        assert driver is not None
-        driver.set_trace_callback(statements.append)
+    with sqlite_db.unit_of_work(tenant.tenant_id) as session, _traced(session) as statements:
         assert bulk_insert(session, Movement.__table__, _movement_rows(tenant.tenant_id, 50)) == 50
-        driver.set_trace_callback(None)
     dropped = [sql for sql in statements if sql.startswith("DROP INDEX")]
     rebuilt = [sql for sql in statements if sql.startswith("CREATE UNIQUE INDEX")]
     assert len(dropped) == len([name for name, sql in before if sql is not None])
@@ -227,12 +238,8 @@ def test_a_load_into_a_table_with_rows_keeps_its_indexes_in_place(
 ) -> None:
     monkeypatch.setattr("zentra.kit.bulk.DEFERRED_INDEX_MIN_ROWS", 10)
     tenant = make_tenant(sqlite_db, "bulk")
-    statements: list[str] = []
     with sqlite_db.unit_of_work(tenant.tenant_id) as session:
         session.execute(insert(Movement), _rows(tenant.tenant_id, "first"))
-        driver = session.connection().connection.driver_connection
-        assert driver is not None
-        driver.set_trace_callback(statements.append)
-        bulk_insert(session, Movement.__table__, _movement_rows(tenant.tenant_id, 50))
-        driver.set_trace_callback(None)
+        with _traced(session) as statements:
+            bulk_insert(session, Movement.__table__, _movement_rows(tenant.tenant_id, 50))
     assert not [sql for sql in statements if "INDEX" in sql.upper()]
