@@ -31,6 +31,7 @@ from zentra.reconciliation.report import (
 from zentra.reconciliation.runs import (
     RunInputs,
     create_run,
+    external_inputs,
     movement_inputs,
     parse_ledger_window,
     process_run,
@@ -185,7 +186,7 @@ def test_a_run_handed_its_inputs_is_the_workers_run(
             system_context(tenant_id, "matcher"),
             run.id,
             inputs=RunInputs(
-                external=repository.external_columns_of(uploaded.records),
+                external=external_inputs(run, uploaded.records),
                 internal=movement_inputs(run, imported.inserted),
             ),
         )
@@ -271,6 +272,28 @@ def test_a_no_op_reimport_hands_nothing_over_and_the_store_path_stays_right(
 WINDOW_PROVIDERS = ("rail_primary", "rail_backup", "acquirer")
 FIRST_DAY = date(2026, 3, 20)
 DAYS = 40
+
+
+def test_rows_of_another_tenant_or_file_are_never_handed_over(db: Database, dataset: Path) -> None:
+    tenant_id = _tenant(db, "owner")
+    imported = _import(db, tenant_id, (dataset / "movements.ndjson").read_bytes())
+    uploaded = _upload(db, tenant_id, (dataset / "settlement.csv").read_bytes())
+    assert imported.inserted is not None
+    assert uploaded.records is not None
+    run = _create_run(db, tenant_id, uploaded.file.id)
+    assert external_inputs(run, uploaded.records).num_rows == uploaded.records.num_rows
+
+    def with_value(table: pa.Table, column: str, value: str) -> pa.Table:
+        index = table.schema.get_field_index(column)
+        values = [value, *table[column].to_pylist()[1:]]
+        return table.set_column(index, column, pa.array(values, pa.string()))
+
+    with pytest.raises(ValueError, match="tenant_id"):
+        external_inputs(run, with_value(uploaded.records, "tenant_id", "ten_other"))
+    with pytest.raises(ValueError, match="settlement_file_id"):
+        external_inputs(run, with_value(uploaded.records, "settlement_file_id", "fil_other"))
+    with pytest.raises(ValueError, match="tenant_id"):
+        movement_inputs(run, with_value(imported.inserted, "tenant_id", "ten_other"))
 
 
 def _window_movements() -> bytes:

@@ -55,6 +55,7 @@ from zentra.reconciliation.runs import (
     LedgerWindow,
     RunInputs,
     create_run,
+    external_inputs,
     movement_inputs,
     parse_ledger_window,
     process_run,
@@ -206,7 +207,7 @@ def _run_inputs(ingested: _Ingested) -> RunInputs:
     """The run's sides from what ingest wrote, where it holds them."""
     records, movements = ingested.records, ingested.movements
     return RunInputs(
-        external=repository.external_columns_of(records) if records is not None else None,
+        external=external_inputs(ingested.run, records) if records is not None else None,
         internal=movement_inputs(ingested.run, movements) if movements is not None else None,
     )
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from zentra.audit.service import record_audit
@@ -211,13 +212,31 @@ def _candidates_from(run: ReconciliationRun) -> date:
     return run.window_from - timedelta(days=get_settings().settlement_lookback_days)
 
 
+def external_inputs(run: ReconciliationRun, records: pa.Table) -> pa.Table:
+    """:attr:`RunInputs.external` for ``run`` from the ``external_records`` rows an upload of
+    its file inserted (``UploadResult.records``); ``ValueError`` for rows of another tenant or
+    file."""
+    _require_owned(run, records, settlement_file_id=run.settlement_file_id)
+    return repository.external_columns_of(records)
+
+
 def movement_inputs(run: ReconciliationRun, rows: pa.Table) -> pa.Table:
     """:attr:`RunInputs.internal` for ``run`` from ``movements`` rows an import inserted
-    (``ImportResult.inserted``): the run's provider, its window and look-back. Right only when
-    the store holds no other movement of the tenant (see ``repository.movement_columns_of``)."""
+    (``ImportResult.inserted``): the run's provider, its window and look-back; ``ValueError``
+    for rows of another tenant. Right only when the store holds no other movement of the
+    tenant (see ``repository.movement_columns_of``)."""
+    _require_owned(run, rows)
     return repository.movement_columns_of(
         rows, run.provider, _candidates_from(run), run.window_from, run.window_to
     )
+
+
+def _require_owned(run: ReconciliationRun, rows: pa.Table, **expected: str | None) -> None:
+    """Rows handed over in memory never cross the tenant (or file) boundary the store keeps."""
+    for name, value in {"tenant_id": run.tenant_id, **expected}.items():
+        same = pc.all(pc.equal(rows[name], pa.scalar(value, pa.string())), skip_nulls=False)
+        if same.as_py() is not True:
+            raise ValueError(f"rows handed over for run {run.id} have another {name}")
 
 
 def _require_schema(table: pa.Table, schema: pa.Schema, side: str) -> pa.Table:
