@@ -42,19 +42,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from bench.recon.generate import cached_manifest, generate, rows_for_size
+from bench.recon.generate import data_set, rows_for_size
 from bench.recon.run import DEFAULT_WORKDIR
 
 INPUTS_VERSION = "1"  # bump when the way the inputs are built changes
 _SAMPLE_SECONDS = 0.05
 _MB = 1024 * 1024
-
-
-def _data_set(workdir: Path, seed: int, rows: int) -> Path:
-    data = workdir / f"recon-{rows}-seed{seed}"
-    if cached_manifest(data, seed=seed, rows=rows) is None:
-        generate(data, seed=seed, rows=rows)
-    return data
 
 
 def build_inputs(data: Path) -> tuple[pa.Table, pa.Table]:
@@ -267,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(Path(external_path), Path(internal_path), json.loads(options))))
         return 0
     rows = args.rows if args.rows is not None else rows_for_size(args.size)
-    external_path, internal_path = _cached_inputs(_data_set(args.workdir, args.seed, rows))
+    data, _manifest, _cached = data_set(args.workdir, seed=args.seed, rows=rows)
+    external_path, internal_path = _cached_inputs(data)
     runs = []
     for options in args.option or [{}]:
         completed = _run_self(

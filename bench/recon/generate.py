@@ -855,6 +855,17 @@ def cached_manifest(out: Path, *, seed: int, rows: int) -> dict[str, Any] | None
     return manifest
 
 
+def data_set(workdir: Path, *, seed: int, rows: int) -> tuple[Path, dict[str, Any], bool]:
+    """The data set of ``seed`` and ``rows`` under ``workdir``: its directory, its manifest, and
+    whether an earlier generation was reused (:func:`cached_manifest`) rather than made anew."""
+    out = workdir / f"recon-{rows}-seed{seed}"
+    manifest = cached_manifest(out, seed=seed, rows=rows)
+    if manifest is not None:
+        return out, manifest, True
+    shutil.rmtree(out, ignore_errors=True)
+    return out, generate(out, seed=seed, rows=rows), False
+
+
 def iter_labels(path: Path) -> Iterator[dict[str, Any]]:
     """The label objects of a ``labels.jsonl``, in file order."""
     with path.open(encoding="utf-8") as handle:

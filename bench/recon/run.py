@@ -35,7 +35,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.recon.generate import SIZES, cached_manifest, generate, rows_for_size
+from bench.recon.generate import SIZES, data_set, rows_for_size
 from bench.recon.metrics import Label, load_labels, score_output
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,7 +137,10 @@ def _rows_per_second(rows: int, seconds: float | None) -> float | None:
     return round(rows / seconds, 1) if seconds else None
 
 
-def _zentra_command(zentra: str, data: Path, output: Path) -> list[str]:
+def zentra_command(zentra: str, data: Path, output: Path | None = None) -> list[str]:
+    """``zentra reconcile`` on the data set in ``data``, printing JSON (and writing its files
+    into ``output`` when given)."""
+    written = ["--output", str(output)] if output is not None else []
     return [
         zentra,
         "reconcile",
@@ -147,8 +150,7 @@ def _zentra_command(zentra: str, data: Path, output: Path) -> list[str]:
         str(data / "movements.ndjson"),
         "--provider",
         PROVIDER,
-        "--output",
-        str(output),
+        *written,
         "--json",
     ]
 
@@ -171,7 +173,7 @@ def run_zentra(
         output = data / "out" / f"zentra-{index + 1}"
         shutil.rmtree(output, ignore_errors=True)
         child = run_child(
-            _zentra_command(zentra, data, output),
+            zentra_command(zentra, data, output),
             log_dir=data / "out",
             name=f"zentra-{index + 1}",
             env=env,
@@ -188,7 +190,7 @@ def run_zentra(
     comparable = len(runs) > 1 and None not in fingerprints
     identical = len(set(fingerprints)) == 1 if comparable else None
     return {
-        "command": " ".join(_zentra_command("zentra", Path("DATA"), Path("OUT"))),
+        "command": " ".join(zentra_command("zentra", Path("DATA"), Path("OUT"))),
         "exit_code": first["exit_code"],
         "status": summary.get("status"),
         "seconds": seconds,
@@ -315,14 +317,9 @@ def benchmark(
     database_url: str | None,
 ) -> dict[str, Any]:
     """Generate or reuse the data set, run every system, return the result object."""
-    data = workdir / f"recon-{rows}-seed{seed}"
     source = source_state()
     started = time.perf_counter()
-    manifest = cached_manifest(data, seed=seed, rows=rows)
-    cached = manifest is not None
-    if manifest is None:
-        shutil.rmtree(data, ignore_errors=True)
-        manifest = generate(data, seed=seed, rows=rows)
+    data, manifest, cached = data_set(workdir, seed=seed, rows=rows)
     generated_seconds = round(time.perf_counter() - started, 3)
     total_rows = manifest["external_rows"] + manifest["internal_rows"]
     labels = load_labels(data / "labels.jsonl")

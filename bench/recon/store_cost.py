@@ -36,8 +36,8 @@ import pyarrow as pa
 from sqlalchemy import BigInteger, Column, MetaData, Table, Text, text
 from sqlalchemy.orm import Session
 
-from bench.recon.generate import cached_manifest, generate, rows_for_size
-from bench.recon.run import DEFAULT_WORKDIR, PROVIDER, default_zentra
+from bench.recon.generate import data_set, rows_for_size
+from bench.recon.run import DEFAULT_WORKDIR, default_zentra, zentra_command
 from zentra.kit.bulk import bulk_insert
 from zentra.kit.db import Database
 from zentra.models import ExternalRecord, Match, MatchLink, Movement, ReconciliationException
@@ -148,25 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args(argv)
-    rows = rows_for_size(args.size)
-    data = args.workdir / f"recon-{rows}-seed{args.seed}"
-    if cached_manifest(data, seed=args.seed, rows=rows) is None:
-        generate(data, seed=args.seed, rows=rows)
+    data, _manifest, _cached = data_set(args.workdir, seed=args.seed, rows=rows_for_size(args.size))
     with tempfile.TemporaryDirectory(prefix="zentra-store-cost-") as directory:
         database_path = Path(directory) / "run.db"
         environment = {**os.environ, "ZENTRA_DATABASE_URL": f"sqlite:///{database_path}"}
         subprocess.run(
-            [
-                default_zentra(),
-                "reconcile",
-                "--settlement",
-                str(data / "settlement.csv"),
-                "--movements",
-                str(data / "movements.ndjson"),
-                "--provider",
-                PROVIDER,
-                "--json",
-            ],
+            zentra_command(default_zentra(), data),
             check=True,
             env=environment,
             stdout=subprocess.DEVNULL,

@@ -15,6 +15,7 @@ from bench.recon.generate import (
     EXPONENTS,
     SETTLEMENT_HEADER,
     SHARES_PPM,
+    data_set,
     format_major,
     generate,
     noisy_reference,
@@ -301,3 +302,16 @@ def test_the_bucketed_shuffle_is_deterministic_and_loses_no_row(
     )
     assert labelled == sorted(row["row_id"] for row in rows)
     assert [row["row_id"] for row in rows] != sorted(row["row_id"] for row in rows)
+
+
+def test_a_data_set_is_generated_once_then_reused_until_a_file_changes(tmp_path: Path) -> None:
+    first, manifest, reused = data_set(tmp_path, seed=9, rows=500)
+    assert not reused
+    assert first == tmp_path / "recon-500-seed9"
+    again, same, reused = data_set(tmp_path, seed=9, rows=500)
+    assert (again, same, reused) == (first, manifest, True)
+    with (first / "movements.ndjson").open("a", encoding="utf-8") as movements:
+        movements.write("\n")
+    _dir, regenerated, reused = data_set(tmp_path, seed=9, rows=500)
+    assert not reused
+    assert regenerated["files"] == manifest["files"]
