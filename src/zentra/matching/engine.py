@@ -16,7 +16,6 @@ broken on natural keys or not at all, so shuffled input and re-runs give the sam
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,7 +26,7 @@ from zentra.matching.rules import DEFAULT_RULESET, Rule, RulesetDefinition
 from zentra.matching.stages.exact import run_exact_reference
 from zentra.matching.stages.groups import run_group_key, run_subset_sum
 from zentra.matching.stages.one_to_one import run_amount_date, run_fuzzy
-from zentra.matching.workspace import MEMORY_LIMIT_MIB, Workspace
+from zentra.matching.workspace import MEMORY_LIMIT_MIB, Workspace, streamed_sha256
 
 STAGES: dict[str, Callable[[Workspace, Rule], None]] = {
     "exact_reference": run_exact_reference,
@@ -208,7 +207,6 @@ entries AS (
 )
 SELECT digest FROM entries ORDER BY digest
 """
-_DIGEST_BATCH_ROWS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,16 +262,7 @@ def match_records(
         ws.drop("match_info")
         ws.connection.register("matches_out", matches)
         exceptions = ws.arrow(_EXCEPTIONS_QUERY)
-        fingerprint = _fingerprint(ws)
+        _entries, fingerprint = streamed_sha256(ws.connection, _DIGESTS_QUERY)
     finally:
         ws.close()
     return MatchOutcome(matches, exceptions, fingerprint)
-
-
-def _fingerprint(ws: Workspace) -> str:
-    """sha256 (hex) of the concatenated entry digests in ascending order."""
-    digest = hashlib.sha256()
-    with ws.connection.sql(_DIGESTS_QUERY).to_arrow_reader(_DIGEST_BATCH_ROWS) as reader:
-        for batch in reader:
-            digest.update("".join(batch.column(0).to_pylist()).encode())
-    return digest.hexdigest()

@@ -3,7 +3,6 @@ accounts for, and a manifest hash of those movements. Computed over whole column
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from zentra.matching.engine import MatchOutcome
-from zentra.matching.workspace import MEMORY_LIMIT_MIB
+from zentra.matching.workspace import MEMORY_LIMIT_MIB, streamed_sha256
 
 _INVOLVED = """
 CREATE TEMP TABLE involved AS
@@ -46,7 +45,6 @@ SELECT h.movement_id || chr(31) || h.content_hash || chr(10)
 FROM hashes h SEMI JOIN involved USING (movement_id)
 ORDER BY h.movement_id
 """
-_MANIFEST_BATCH_ROWS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +76,7 @@ def summarize_run(
             db.register("exceptions", outcome.exceptions)
             db.execute(_INVOLVED)
             totals = db.sql(_TOTALS).to_arrow_table().to_pylist()
-            count, manifest = _manifest(db)
+            count, manifest = streamed_sha256(db, _MANIFEST_LINES)
             by_type = dict(
                 db.sql(
                     "SELECT type, count(*) FROM exceptions GROUP BY type ORDER BY type"
@@ -87,13 +85,3 @@ def summarize_run(
         finally:
             db.close()
     return RunSummary(totals, count, manifest, {str(k): int(v) for k, v in by_type.items()})
-
-
-def _manifest(db: duckdb.DuckDBPyConnection) -> tuple[int, str]:
-    """How many movements the run accounts for, and the sha256 (hex) of their manifest."""
-    digest, count = hashlib.sha256(), 0
-    with db.sql(_MANIFEST_LINES).to_arrow_reader(_MANIFEST_BATCH_ROWS) as reader:
-        for batch in reader:
-            count += batch.num_rows
-            digest.update("".join(batch.column(0).to_pylist()).encode())
-    return count, digest.hexdigest()

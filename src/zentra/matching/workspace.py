@@ -18,6 +18,7 @@ Tables (all temporary):
 
 from __future__ import annotations
 
+import hashlib
 import math
 import tempfile
 from contextlib import ExitStack
@@ -40,6 +41,21 @@ working tables for one partition stay a few hundred MB whatever the size of the 
 def exact_partitions_for(rows: int) -> int:
     """How many reference-hash partitions the exact stage uses for ``rows`` input rows."""
     return max(1, math.ceil(rows / EXACT_ROWS_PER_PARTITION))
+
+
+_DIGEST_BATCH_ROWS: Final = 100_000
+
+
+def streamed_sha256(connection: duckdb.DuckDBPyConnection, query: str) -> tuple[int, str]:
+    """How many rows ``query`` (one text column) returns, and the sha256 (hex) of their values
+    concatenated in its order. The values are read in batches into one digest, never joined
+    into one string of every row."""
+    digest, count = hashlib.sha256(), 0
+    with connection.sql(query).to_arrow_reader(_DIGEST_BATCH_ROWS) as reader:
+        for batch in reader:
+            count += batch.num_rows
+            digest.update("".join(batch.column(0).to_pylist()).encode())
+    return count, digest.hexdigest()
 
 
 _SETUP = (
