@@ -345,19 +345,6 @@ def share_lock_runs(
     return list(session.scalars(query))
 
 
-def external_records_by_id(
-    session: Session, tenant_id: str, record_ids: Iterable[str]
-) -> dict[str, ExternalRecord]:
-    """``{id: record}`` of the tenant's external records among ``record_ids``."""
-    ids = sorted(set(record_ids))
-    if not ids:
-        return {}
-    query = select(ExternalRecord).where(
-        ExternalRecord.tenant_id == tenant_id, ExternalRecord.id.in_(ids)
-    )
-    return {record.id: record for record in session.scalars(query)}
-
-
 def get_movement(session: Session, tenant_id: str, movement_id: str) -> Movement | None:
     """The tenant's movement with this (client-chosen) ``movement_id``."""
     query = select(Movement).where(

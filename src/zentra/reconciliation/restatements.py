@@ -34,6 +34,7 @@ from zentra.kit.context import ActorContext
 from zentra.kit.time import as_utc
 from zentra.models import ExternalRecord, ReconciliationException, ReconciliationRun
 from zentra.reconciliation import correlation_repository as repository
+from zentra.reconciliation.closeout_repository import external_records_by_id
 from zentra.reconciliation.exception_writes import open_exception
 from zentra.reconciliation.post_close import SEALED_RUN_STATUSES, open_post_close_adjustment
 
@@ -133,8 +134,8 @@ def open_restatements(
         run.id: run
         for run in repository.share_lock_runs(session, ctx.tenant_id, [r for r, _, _ in found])
     }
-    records = repository.external_records_by_id(
-        session, ctx.tenant_id, [record_id for _, old, new in found for record_id in (old, new)]
+    records = external_records_by_id(
+        session, ctx.tenant_id, {record_id for _, old, new in found for record_id in (old, new)}
     )
     connection_id = repository.connection_of_provider(session, ctx.tenant_id, provider)
     opened = 0
