@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zentra.evidence.signing import generate_signing_key
+from zentra.evidence.signing import generate_signing_key, sign, signing_payload
 from zentra.runtime.evidence import IntentKey, seal_intent_evidence, verify_intent_evidence
 from zentra.runtime.sandbox import (
     SettlingIntent,
@@ -151,3 +151,12 @@ def test_sealed_evidence_verifies_offline_and_breaks_on_any_change() -> None:
     assert not verify_intent_evidence(swapped)
     assert not verify_intent_evidence({"signature": "nonsense"})
     assert not verify_intent_evidence({})
+
+
+def test_evidence_signed_by_a_key_its_fingerprint_does_not_name_is_refused() -> None:
+    public, private = generate_signing_key()
+    other_public, other_private = generate_signing_key()
+    forged = seal_intent_evidence(_document(), IntentKey("sig_1", public, private))
+    forged["signature"]["public_key"] = other_public
+    forged["signature"]["value"] = sign(other_private, signing_payload(forged))
+    assert not verify_intent_evidence(forged)  # the fingerprint still names the tenant's key

@@ -39,10 +39,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zentra.evidence.merkle import merkle_root
-from zentra.evidence.signing import key_fingerprint, sign, signing_payload, verify_signature
+from zentra.evidence.signing import sign_document, signature_verifies, signing_payload
 from zentra.kit.canonical import canonical_json
 
-SIGNATURE_ALGORITHM = "ed25519"
 # Exception statuses counted in the roll-forward; anything else is still open (never sealed).
 ROLL_FORWARD_OUTCOMES = ("resolved", "written_off", "carried_forward")
 _HEADER_MEMBERS = (
@@ -163,15 +162,9 @@ def build_closeout_document(
 
 def sign_closeout_document(document: Mapping[str, Any], key: SigningMaterial) -> dict[str, Any]:
     """``document`` with its ``signature`` member: Ed25519 over :func:`signing_payload`."""
-    signed: dict[str, Any] = {k: v for k, v in document.items() if k != "signature"}
-    signed["signature"] = {
-        "algorithm": SIGNATURE_ALGORITHM,
-        "key_id": key.key_id,
-        "public_key": key.public_key,
-        "key_fingerprint": key_fingerprint(key.public_key),
-    }
-    signed["signature"]["value"] = sign(key.private_key, signing_payload(signed))
-    return signed
+    return sign_document(
+        document, key_id=key.key_id, public_key=key.public_key, private_key=key.private_key
+    )
 
 
 def serialize_closeout_document(document: Mapping[str, Any]) -> bytes:
@@ -279,19 +272,7 @@ def verify_closeout_document(raw: bytes) -> CloseoutVerification:
     root_valid = stated_root is not None and stated_root == recomputed_root
     if not root_valid:
         problems.append("merkle_root does not match the document's content")
-    public_key = _text(signature.get("public_key"))
-    value = _text(signature.get("value"))
-    fingerprint = _text(signature.get("key_fingerprint"))
-    signature_valid = (
-        signature.get("algorithm") == SIGNATURE_ALGORITHM
-        and public_key is not None
-        and value is not None
-        and verify_signature(public_key, payload, value)
-    )
-    # The fingerprint is what a reader compares with the tenant's published key: it must be the
-    # fingerprint of the key that actually signed.
-    if signature_valid and public_key is not None:
-        signature_valid = fingerprint == key_fingerprint(public_key)
+    signature_valid = signature_verifies(signature, payload)
     if not signature_valid:
         problems.append("the signature does not verify with the embedded public key")
     return CloseoutVerification(
@@ -303,7 +284,7 @@ def verify_closeout_document(raw: bytes) -> CloseoutVerification:
         closeout_id=_text(document.get("closeout_id")),
         merkle_root=stated_root,
         key_id=_text(signature.get("key_id")),
-        public_key=public_key,
-        key_fingerprint=fingerprint,
+        public_key=_text(signature.get("public_key")),
+        key_fingerprint=_text(signature.get("key_fingerprint")),
         problems=tuple(problems),
     )

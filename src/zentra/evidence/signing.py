@@ -1,11 +1,12 @@
-"""Ed25519 keys and signatures, as base64 text, and what a signed document's signature covers."""
+"""Ed25519 keys and signatures, as base64 text, and the signature of a signed document: what it
+covers, how it is sealed and when it verifies (closeouts and intent evidence alike)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -17,6 +18,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from zentra.kit.canonical import canonical_json
+
+SIGNATURE_ALGORITHM: Final = "ed25519"
 
 
 def generate_signing_key() -> tuple[str, str]:
@@ -64,3 +67,35 @@ def signing_payload(document: Mapping[str, Any]) -> bytes:
     if isinstance(signature, Mapping):
         covered["signature"] = {k: v for k, v in signature.items() if k != "value"}
     return canonical_json(covered)
+
+
+def sign_document(
+    document: Mapping[str, Any], *, key_id: str, public_key: str, private_key: str
+) -> dict[str, Any]:
+    """A shallow copy of ``document`` with its ``signature`` member (any former one replaced):
+    ``{algorithm, key_id, public_key, key_fingerprint, value}``, the value an Ed25519 signature
+    over :func:`signing_payload`."""
+    signed: dict[str, Any] = {k: v for k, v in document.items() if k != "signature"}
+    signed["signature"] = {
+        "algorithm": SIGNATURE_ALGORITHM,
+        "key_id": key_id,
+        "public_key": public_key,
+        "key_fingerprint": key_fingerprint(public_key),
+    }
+    signed["signature"]["value"] = sign(private_key, signing_payload(signed))
+    return signed
+
+
+def signature_verifies(signature: Mapping[str, Any], payload: bytes) -> bool:
+    """True when ``signature`` (a document's ``signature`` member) is an Ed25519 signature of
+    ``payload`` (its :func:`signing_payload`) by its own public key, and its fingerprint is that
+    key's: the fingerprint is what a reader compares with the tenant's published key, so it
+    must name the key that actually signed. A malformed member is invalid, never an error."""
+    public_key, value = signature.get("public_key"), signature.get("value")
+    return (
+        signature.get("algorithm") == SIGNATURE_ALGORITHM
+        and isinstance(public_key, str)
+        and isinstance(value, str)
+        and verify_signature(public_key, payload, value)
+        and signature.get("key_fingerprint") == key_fingerprint(public_key)
+    )

@@ -25,10 +25,8 @@ from typing import Any
 
 from rfc8785 import CanonicalizationError
 
-from zentra.evidence.signing import key_fingerprint, sign, signing_payload, verify_signature
+from zentra.evidence.signing import sign_document, signature_verifies, signing_payload
 from zentra.kit.canonical import sha256_hex
-
-SIGNATURE_ALGORITHM = "ed25519"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,16 +39,14 @@ class IntentKey:
 
 
 def seal_intent_evidence(document: Mapping[str, Any], key: IntentKey) -> dict[str, Any]:
-    """``document`` with its ``signature`` (see the module docstring)."""
-    sealed = copy.deepcopy(dict(document))
-    sealed["signature"] = {
-        "algorithm": SIGNATURE_ALGORITHM,
-        "key_id": key.key_id,
-        "public_key": key.public_key,
-        "key_fingerprint": key_fingerprint(key.public_key),
-    }
-    sealed["signature"]["value"] = sign(key.private_key, signing_payload(sealed))
-    return sealed
+    """``document`` with its ``signature`` (see the module docstring). The document is copied
+    deeply: the sealed one shares no value with the intent's own attributes."""
+    return sign_document(
+        copy.deepcopy(dict(document)),
+        key_id=key.key_id,
+        public_key=key.public_key,
+        private_key=key.private_key,
+    )
 
 
 def evidence_digest(document: Mapping[str, Any]) -> str:
@@ -59,16 +55,13 @@ def evidence_digest(document: Mapping[str, Any]) -> str:
 
 
 def verify_intent_evidence(document: Mapping[str, Any]) -> bool:
-    """True when the document's signature verifies under its own public key. A malformed
-    document is invalid, never an error."""
+    """True when the document's signature verifies under its own public key, whose fingerprint
+    is the embedded one. A malformed document is invalid, never an error."""
     signature = document.get("signature")
-    if not isinstance(signature, Mapping) or signature.get("algorithm") != SIGNATURE_ALGORITHM:
-        return False
-    public_key, value = signature.get("public_key"), signature.get("value")
-    if not isinstance(public_key, str) or not isinstance(value, str):
+    if not isinstance(signature, Mapping):
         return False
     try:
         payload = signing_payload(document)
     except CanonicalizationError:  # a value canonical JSON cannot represent: never signed
         return False
-    return verify_signature(public_key, payload, value)
+    return signature_verifies(signature, payload)
