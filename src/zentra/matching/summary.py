@@ -3,15 +3,13 @@ accounts for, and a manifest hash of those movements. Computed over whole column
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from zentra.matching.engine import MatchOutcome
-from zentra.matching.workspace import MEMORY_LIMIT_MIB, streamed_sha256
+from zentra.matching.workspace import spilling_connection, streamed_sha256
 
 _INVOLVED = """
 CREATE TEMP TABLE involved AS
@@ -64,24 +62,16 @@ def summarize_run(
     """Summarize a run from the engine's inputs and outcome. ``content_hashes`` has the columns
     ``movement_id`` and ``content_hash`` of the internal records."""
     # Bounded like the engine's workspace: past the limit DuckDB spills to a directory of ours.
-    with tempfile.TemporaryDirectory(prefix="zentra-summary-") as spill:
-        db = duckdb.connect(
-            config={"memory_limit": f"{MEMORY_LIMIT_MIB}MiB", "temp_directory": spill}
+    with spilling_connection("zentra-summary-") as db:
+        db.register("ext", external)
+        db.register("int", internal)
+        db.register("hashes", content_hashes)
+        db.register("matches", outcome.matches)
+        db.register("exceptions", outcome.exceptions)
+        db.execute(_INVOLVED)
+        totals = db.sql(_TOTALS).to_arrow_table().to_pylist()
+        count, manifest = streamed_sha256(db, _MANIFEST_LINES)
+        by_type = dict(
+            db.sql("SELECT type, count(*) FROM exceptions GROUP BY type ORDER BY type").fetchall()
         )
-        try:
-            db.register("ext", external)
-            db.register("int", internal)
-            db.register("hashes", content_hashes)
-            db.register("matches", outcome.matches)
-            db.register("exceptions", outcome.exceptions)
-            db.execute(_INVOLVED)
-            totals = db.sql(_TOTALS).to_arrow_table().to_pylist()
-            count, manifest = streamed_sha256(db, _MANIFEST_LINES)
-            by_type = dict(
-                db.sql(
-                    "SELECT type, count(*) FROM exceptions GROUP BY type ORDER BY type"
-                ).fetchall()
-            )
-        finally:
-            db.close()
     return RunSummary(totals, count, manifest, {str(k): int(v) for k, v in by_type.items()})

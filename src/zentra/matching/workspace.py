@@ -21,7 +21,8 @@ from __future__ import annotations
 import hashlib
 import math
 import tempfile
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Final
 
 import duckdb
@@ -41,6 +42,27 @@ working tables for one partition stay a few hundred MB whatever the size of the 
 def exact_partitions_for(rows: int) -> int:
     """How many reference-hash partitions the exact stage uses for ``rows`` input rows."""
     return max(1, math.ceil(rows / EXACT_ROWS_PER_PARTITION))
+
+
+@contextmanager
+def spilling_connection(
+    prefix: str, memory_limit_mib: int | None = MEMORY_LIMIT_MIB, threads: int | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection that spills to a temporary directory of its own (named ``prefix``...)
+    past ``memory_limit_mib`` (None: DuckDB's default, a share of the machine's memory), with
+    ``threads`` threads (None: DuckDB's default). On exit the connection is closed and the
+    directory removed, whatever was spilled to it."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as spill:
+        config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": spill}
+        if memory_limit_mib is not None:
+            config["memory_limit"] = f"{int(memory_limit_mib)}MiB"
+        if threads is not None:
+            config["threads"] = int(threads)
+        connection = duckdb.connect(config=config)
+        try:
+            yield connection
+        finally:
+            connection.close()
 
 
 _DIGEST_BATCH_ROWS: Final = 100_000
@@ -106,22 +128,15 @@ class Workspace:
         internal = internal.select(INTERNAL_SCHEMA.names).cast(INTERNAL_SCHEMA)
         # A workspace that fails to set up is never closed by its caller: release what it made.
         with ExitStack() as undo:
-            self._spill = tempfile.TemporaryDirectory(prefix="zentra-matching-")
-            undo.callback(self._spill.cleanup)
-            self.connection = duckdb.connect()
-            undo.callback(self.connection.close)
-            spill_path = self._spill.name.replace("'", "''")
-            self.connection.execute(f"SET temp_directory = '{spill_path}'")
-            if memory_limit_mib is not None:
-                self.connection.execute(f"SET memory_limit = '{int(memory_limit_mib)}MiB'")
-            if threads is not None:
-                self.connection.execute(f"SET threads TO {int(threads)}")
+            self.connection = undo.enter_context(
+                spilling_connection("zentra-matching-", memory_limit_mib, threads)
+            )
             self.connection.register("ext", external)
             self.connection.register("int", internal)
             self._open_are_views = True
             for statement in _SETUP:
                 self.connection.execute(statement)
-            undo.pop_all()
+            self._resources = undo.pop_all()
 
     def execute(self, sql: str, parameters: list[object] | None = None) -> None:
         """Run one statement (DDL or DML)."""
@@ -202,7 +217,4 @@ class Workspace:
 
     def close(self) -> None:
         """Release the connection and remove what it spilled."""
-        try:
-            self.connection.close()
-        finally:
-            self._spill.cleanup()
+        self._resources.close()
