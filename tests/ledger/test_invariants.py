@@ -100,6 +100,13 @@ def test_balances_are_signed_by_the_normal_side() -> None:
     assert (liability.posted, liability.pending, liability.available) == (400, 970, 370)
 
 
+@pytest.mark.parametrize("pending", [False, True])
+@pytest.mark.parametrize("direction", ["debit", "credit"])
+def test_a_posting_adds_to_the_sum_of_its_side_and_state(direction: str, pending: bool) -> None:
+    field = f"{'pending' if pending else 'posted'}_{direction}s"
+    assert Delta.of(direction, 7, pending=pending) == Delta(**{field: 7})
+
+
 def test_non_negative_accounts_may_not_go_below_zero_available() -> None:
     after = {
         "wallet": Balances("credit", posted_credits=100, pending_debits=101),

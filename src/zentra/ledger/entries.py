@@ -98,9 +98,19 @@ class Delta:
     @classmethod
     def of(cls, direction: str, amount: int, *, pending: bool) -> Delta:
         """The change one posting makes while its entry is pending (or posted)."""
-        if pending:
-            return cls(pending_debits=amount) if direction == DEBIT else cls(pending_credits=amount)
-        return cls(posted_debits=amount) if direction == DEBIT else cls(posted_credits=amount)
+        sums = [0, 0, 0, 0]
+        sums[DELTA_FIELD[direction, pending]] = amount
+        return cls(*sums)
+
+
+DELTA_FIELD: Final[Mapping[tuple[str, bool], int]] = {
+    (DEBIT, False): 0,
+    (CREDIT, False): 1,
+    (DEBIT, True): 2,
+    (CREDIT, True): 3,
+}
+"""The position in :class:`Delta`'s fields of the sum a posting adds to, by its direction and
+whether its entry is pending: sums kept as four-integer lists become ``Delta(*sums)``."""
 
 
 @dataclass(frozen=True, slots=True)

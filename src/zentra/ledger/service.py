@@ -41,6 +41,7 @@ from zentra.kit.references import reference_key
 from zentra.kit.time import as_utc, isoformat, utcnow
 from zentra.ledger import repository
 from zentra.ledger.entries import (
+    DELTA_FIELD,
     NORMAL_SIDE,
     Balances,
     Delta,
@@ -668,15 +669,6 @@ def list_entries(
 # --- batches ----------------------------------------------------------------------------------
 
 
-_SLOTS = {
-    ("debit", False): 0,
-    ("credit", False): 1,
-    ("debit", True): 2,
-    ("credit", True): 3,
-}
-"""Index in :class:`Delta`'s field order of a posting's direction, by pending or not."""
-
-
 def _prepare(request: EntryRequest) -> tuple[list[PostingLine], dict[str, Any], str]:
     """A request's posting lines, content and content hash, computed once."""
     lines = request.lines()
@@ -789,8 +781,8 @@ def post_entries_batch(
             continue
         running.update(after)
         for line in lines:
-            slot = _SLOTS[line.direction, request.pending]
-            sums.setdefault(line.account, [0, 0, 0, 0])[slot] += line.amount
+            field = DELTA_FIELD[line.direction, request.pending]
+            sums.setdefault(line.account, [0, 0, 0, 0])[field] += line.amount
         key = entry_keys[index]
         row = _entry_row(ctx, request, key=key, digest=digest, now=now)
         accepted[request.entry_id] = (key, row["status"], index)
