@@ -49,15 +49,13 @@ class ColumnarFile:
 
     def to_parsed_file(self) -> ParsedFile:
         """The same content as a :class:`ParsedFile` (one tuple per record)."""
-        columns = [
-            self.table.column(name).to_pylist()
-            for name in _RECORD_FIELDS
-            if name in self.table.column_names
-        ]
-        if DETAILS not in self.table.column_names:
-            columns.append([None] * self.table.num_rows)
-        else:  # JSON text back to mappings, in the field's place (the last one)
-            columns[-1] = [None if text is None else json.loads(text) for text in columns[-1]]
+        table = self.table
+        columns = [table.column(name).to_pylist() for name in _RECORD_FIELDS if name != DETAILS]
+        if DETAILS in table.column_names:  # JSON text back to mappings, as the last field
+            texts = table[DETAILS].to_pylist()
+            columns.append([None if text is None else json.loads(text) for text in texts])
+        else:
+            columns.append([None] * table.num_rows)
         records = [ParsedRecord(*values) for values in zip(*columns, strict=True)]
         return ParsedFile(records=records, rejected=list(self.rejected))
 
