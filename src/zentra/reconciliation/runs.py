@@ -7,8 +7,8 @@ exceptions in bulk, and moves the run to ``review``. Closing is ``closeout.py``'
 The worker's ``process_run`` reads both sides from the store: other writers share it, so only
 the store knows what a run covers. ``zentra reconcile`` is the exception: it has just ingested
 both files for a tenant of its own and still holds the rows it wrote, so it hands them over as
-:class:`RunInputs` (built by ``repository.external_columns_of`` and :func:`movement_inputs`:
-the columns the store would give), and gets back the rows written (:class:`ProcessedRun`) to
+:class:`RunInputs` (built by :func:`external_inputs` and :func:`movement_inputs`: the columns
+the store would give), and gets back the rows written (:class:`ProcessedRun`) to
 write its report from. Everything else ``process_run`` does (state path, events, audit,
 evidence) is the same either way.
 """
