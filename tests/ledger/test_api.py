@@ -319,6 +319,11 @@ def test_a_non_atomic_batch_answers_per_entry(db: Database, client: ApiClient) -
     ]
     assert result["results"][3]["error"]["fields"] == ["postings"]
     assert (result["created"], result["existing"], result["refused"]) == (2, 1, 4)
+    audited = client.get("/audit/events", params={"limit": 500}).json()["data"]
+    (batch,) = [e for e in audited if e["action"] == "ledger.entries.batch_recorded"]
+    details = batch["details"]
+    assert (details["created"], details["existing"], details["refused"]) == (2, 1, 4)
+    assert (details["first_entry_id"], details["last_entry_id"]) == ("n0", "n2")
     assert balances(client, "cash") == (5, 0, 5)  # +50 known, +5 n0, -50 n2
     assert balances(client, "wallet") == (0, 0, 0)
 

@@ -795,6 +795,7 @@ def post_entries_batch(
             )
             events.append((LEDGER_ENTRY_POSTED, request.entry_id, event))
 
+    result = BatchResult(atomic, items)
     if entry_rows:
         repository.insert_entries(session, entry_rows, posting_rows)
         _apply(session, ctx.tenant_id, accounts, {code: Delta(*v) for code, v in sums.items()})
@@ -809,11 +810,11 @@ def post_entries_batch(
             sha256_hex("\n".join(created_ids).encode()),
             details={
                 "created": len(created_ids),
-                "existing": sum(1 for item in items if item.outcome == "existing"),
-                "refused": sum(1 for item in items if item.outcome == "refused"),
+                "existing": result.count("existing"),
+                "refused": result.count("refused"),
                 "first_entry_id": created_ids[0],
                 "last_entry_id": created_ids[-1],
                 "atomic": atomic,
             },
         )
-    return BatchResult(atomic, items)
+    return result
