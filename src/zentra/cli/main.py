@@ -236,8 +236,6 @@ def sandbox_settle(
     """Have a sandbox rail settle a day: signed callbacks and a settlement file (JSON out)."""
     from datetime import date
 
-    from pydantic import ValidationError
-
     from zentra.cli.sandbox import settle
 
     try:
@@ -253,7 +251,7 @@ def sandbox_settle(
     except ZentraError as error:
         _fail(error)
         return
-    except (ValueError, ValidationError) as error:
+    except ValueError as error:  # a bad date or noise object (pydantic's errors included)
         err_console.print(f"[red]error[/red]: {error}")
         raise typer.Exit(code=2) from error
     print(json.dumps(answer))
