@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -25,6 +26,8 @@ from zentra.matching.workspace import (
     MEMORY_LIMIT_MIB,
     Workspace,
     exact_partitions_for,
+    spilling_connection,
+    streamed_sha256,
 )
 
 DAY = date(2026, 4, 20)
@@ -277,3 +280,13 @@ def test_a_workspace_that_fails_to_set_up_leaves_no_spill_directory(
     with pytest.raises((KeyError, duckdb.Error)):
         match_records(external, INTERNAL_SCHEMA.empty_table(), **options)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_streamed_sha256_hashes_every_value_in_order_across_batches() -> None:
+    rows = 250_000  # more than two of the batches it reads
+    with spilling_connection("zentra-test-") as connection:
+        count, digest = streamed_sha256(
+            connection, "SELECT 'v' || range || chr(10) FROM range(250000) ORDER BY range"
+        )
+    expected = "".join(f"v{n}\n" for n in range(rows))
+    assert (count, digest) == (rows, hashlib.sha256(expected.encode()).hexdigest())
