@@ -16,6 +16,7 @@ from zentra.cli.reconcile import run_reconcile
 from zentra.ingest.service import import_movements, upload_settlement_file
 from zentra.kit.context import system_context
 from zentra.kit.db import Database
+from zentra.kit.errors import InvalidInput
 from zentra.reconciliation import repository, runs
 from zentra.reconciliation.report import stored_report_rows, write_run_report
 from zentra.reconciliation.runs import create_run, parse_ledger_window
@@ -218,3 +219,42 @@ def test_when_the_handed_over_run_fails_the_worker_processes_it_from_the_store(
     assert reads["load_movement_columns"] == 1
     _assert_same_results(summary, reference)
     _assert_same_files(tmp_path / "one-shot", tmp_path / "reference")
+
+
+def test_the_window_defaults_to_the_providers_movements_and_is_read_only_then(
+    dataset: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("ZENTRA_DATABASE_URL", raising=False)
+    spans: list[str] = []
+    span_of = repository.movement_date_span
+
+    def counting(session: Any, tenant_id: str, provider: str) -> Any:
+        spans.append(provider)
+        return span_of(session, tenant_id, provider)
+
+    monkeypatch.setattr(repository, "movement_date_span", counting)
+    _one_shot(dataset, tmp_path / "given", capsys)
+    assert spans == []
+
+    def one_shot(provider: str) -> int:
+        return run_reconcile(
+            settlement=dataset / "settlement.csv",
+            movements=dataset / "movements.ndjson",
+            provider=provider,
+            file_format=None,
+            window=None,
+            ruleset=None,
+            output=None,
+            as_json=True,
+            console=None,
+        )
+
+    assert one_shot(PROVIDER) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["counts"]["internal"] > 0
+    with pytest.raises(InvalidInput, match="give --window"):
+        one_shot("rail_unknown")
+    assert spans == [PROVIDER, "rail_unknown"]

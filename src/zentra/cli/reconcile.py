@@ -35,6 +35,7 @@ import pyarrow as pa
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from zentra.ingest.service import import_movements, upload_settlement_file
 from zentra.kit.context import ActorContext, system_context
@@ -73,8 +74,10 @@ def _movements_content_type(path: Path, content: bytes) -> str:
     return "application/x-ndjson" if first == b"{" else "text/csv"
 
 
-def _window(value: str | None, span: tuple[Any, Any] | None) -> LedgerWindow:
+def _window(session: Session, tenant_id: str, provider: str, value: str | None) -> LedgerWindow:
+    """``--window`` as given, else the span of the provider's movements (read only then)."""
     if value is None:
+        span = repository.movement_date_span(session, tenant_id, provider)
         if span is None:
             raise InvalidInput("no movements for this provider: give --window", field="window")
         return LedgerWindow(span[0], span[1])
@@ -181,7 +184,6 @@ def _ingest(
             format=file_format,
             file_id=None,
         )
-        span = repository.movement_date_span(session, ctx.tenant_id, provider)
         ruleset_name = DEFAULT_RULESET_NAME
         if definition is not None:
             ruleset_name = publish_ruleset(session, ctx, "cli", definition).name
@@ -190,7 +192,7 @@ def _ingest(
             ctx,
             provider=provider,
             settlement_file=uploaded.file.id,
-            ledger_window=_window(window, span),
+            ledger_window=_window(session, ctx.tenant_id, provider, window),
             owner="finance_ops",
             ruleset=ruleset_name,
         )
