@@ -37,7 +37,6 @@ Prefix = Literal[
     "sec",
     "acc",
     "ent",
-    "pst",
     "itn",
     "fsc",
     "sbx",
